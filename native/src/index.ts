@@ -1,0 +1,316 @@
+/**
+ * @famfs/native: the few Linux system calls and x86 cache instructions famfs
+ * needs that Node.js does not expose (mmap, msync, clwb/clflushopt, flock,
+ * block-device size, dax detection, mount).
+ *
+ * The addon (build/Release/famfs_native.node) is loaded lazily on the first
+ * call, so importing this module never fails; a missing build throws an Error
+ * telling how to build it. Every function validates its arguments here, in
+ * TypeScript, before any native code runs (TypeError for a wrong type,
+ * RangeError for a bad value). Failures of the system calls themselves throw
+ * an Error that satisfies {@link NativeError}: `code` 'ENOENT', `errno` 2,
+ * `syscall` 'stat', `path` '/x', message "ENOENT: no such file or directory,
+ * stat '/x'" (like Node's fs errors, except that `errno` is positive).
+ *
+ * Linux x86-64 only. All calls are synchronous and run on the calling thread.
+ */
+import { constants as bufferConstants } from 'node:buffer';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
+
+// ---------------------------------------------------------------------------
+// Types
+
+/** What a path is, as far as famfs cares. */
+export type DeviceKind = 'dax' | 'block' | 'file' | 'directory' | 'other';
+
+export interface DeviceInfo {
+  kind: DeviceKind;
+  /**
+   * Bytes: a dax device's sysfs `size`, a block device's BLKGETSIZE64, a file's
+   * or directory's st_size; 0 for 'other'.
+   */
+  size: number;
+  /** device numbers, for character and block devices only */
+  major?: number;
+  minor?: number;
+}
+
+export type FlockOp = 'sh' | 'ex' | 'un';
+export type CacheFlushMethod = 'clwb' | 'clflushopt' | 'clflush';
+
+/** The shape of every error a failed system call throws. */
+export interface NativeError extends Error {
+  /** errno name, e.g. 'ENOENT' */
+  code: string;
+  /** errno number (positive), e.g. 2 */
+  errno: number;
+  /** the call that failed: 'mmap', 'stat', 'open', 'ioctl(BLKGETSIZE64)', … */
+  syscall: string;
+  /** the path concerned, when there is one */
+  path?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  if (!(e instanceof Error)) return false;
+  const o = e as Partial<NativeError>;
+  return (
+    typeof o.code === 'string' &&
+    typeof o.errno === 'number' &&
+    typeof o.syscall === 'string' &&
+    (o.path === undefined || typeof o.path === 'string')
+  );
+}
+
+/** The raw addon; argument checks are the wrapper's job. */
+interface Binding {
+  mmap(fd: number, offset: number, length: number, writable: boolean): ArrayBuffer;
+  munmap(buffer: ArrayBuffer): void;
+  msync(buffer: ArrayBuffer, offset: number, length: number, sync: boolean): void;
+  flushRange(buffer: ArrayBuffer, offset: number, length: number): void;
+  invalidateRange(buffer: ArrayBuffer, offset: number, length: number): void;
+  cacheFlushMethod(): CacheFlushMethod;
+  cacheLineSize(): number;
+  pageSize(): number;
+  flock(fd: number, op: FlockOp, nonblock: boolean): boolean;
+  deviceInfo(path: string): DeviceInfo;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  liveMappingCount(): number;
+  maxMapLength: number;
+}
+
+// ---------------------------------------------------------------------------
+// Loader
+
+// This file runs as native/src/index.ts (vitest) and as native/dist/index.js
+// (compiled): both are one level below native/.
+const ADDON_PATH = fileURLToPath(new URL('../build/Release/famfs_native.node', import.meta.url));
+const BUILD_HINT = 'run `make build` or `pnpm --filter @famfs/native run build:native`';
+
+let binding: Binding | undefined;
+
+/** Loads the addon on first use; throws an actionable Error when it is not built. */
+function loadNative(): Binding {
+  if (binding) return binding;
+  if (!fs.existsSync(ADDON_PATH)) {
+    throw new Error(
+      `famfs native addon is not built (native/build/Release/famfs_native.node missing): ${BUILD_HINT}`,
+    );
+  }
+  try {
+    binding = createRequire(import.meta.url)(ADDON_PATH) as Binding;
+  } catch (e) {
+    throw new Error(
+      `famfs native addon failed to load (${ADDON_PATH}): ${(e as Error).message}; rebuild it: ${BUILD_HINT}`,
+      { cause: e },
+    );
+  }
+  return binding;
+}
+
+/** True when the addon is built and loads. */
+export function isNativeAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Argument checks
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return Object.prototype.toString.call(v);
+}
+
+function checkInteger(name: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${describe(v)}`);
+  if (v < min || v > max) throw new RangeError(`${name} must be in [${min}, ${max}], got ${v}`);
+  return v;
+}
+
+function checkFd(fd: unknown): number {
+  return checkInteger('fd', fd, 0, 0x7fffffff);
+}
+
+function checkBoolean(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function checkString(name: string, v: unknown, { allowEmpty = false } = {}): string {
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${describe(v)}`);
+  if (!allowEmpty && v.length === 0) throw new TypeError(`${name} must not be empty`);
+  if (v.includes('\0')) throw new TypeError(`${name} must not contain NUL characters`);
+  return v;
+}
+
+/** `v` must be a Uint8Array over a (non-shared) ArrayBuffer; returns that buffer. */
+function checkView(name: string, v: unknown): ArrayBuffer {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array, got ${describe(v)}`);
+  if (!types.isArrayBuffer(v.buffer)) throw new TypeError(`${name} must be backed by an ArrayBuffer (not shared memory)`);
+  return v.buffer;
+}
+
+// ---------------------------------------------------------------------------
+// Memory mappings
+
+/** The system page size (mmap offsets must be multiples of it). */
+export function pageSize(): number {
+  return loadNative().pageSize();
+}
+
+/**
+ * Map `length` bytes of `fd` from `offset` (MAP_SHARED; PROT_READ, plus
+ * PROT_WRITE when `writable`) and return a zero-copy Uint8Array over them.
+ *
+ * `offset` must be a multiple of {@link pageSize} (it is not aligned for you).
+ * `length` must be > 0 and at most the largest Uint8Array Node allows
+ * (buffer.constants.MAX_LENGTH, 4 GiB on Node 20). For a regular file the
+ * range must lie within the file (touching a page past EOF would be SIGBUS).
+ *
+ * Writing to a read-only mapping kills the process (SIGSEGV). The mapping is
+ * released by {@link munmap}, or when the view is garbage-collected.
+ */
+export function mmap(fd: number, offset: number, length: number, writable: boolean): Uint8Array {
+  checkFd(fd);
+  checkInteger('offset', offset);
+  checkBoolean('writable', writable);
+  const n = loadNative();
+  const maxLength = Math.min(bufferConstants.MAX_LENGTH, n.maxMapLength);
+  checkInteger('length', length, 1, maxLength);
+  const page = n.pageSize();
+  if (offset % page !== 0) throw new RangeError(`offset ${offset} is not a multiple of the page size (${page})`);
+  const st = fs.fstatSync(fd);
+  if (st.isFile() && offset + length > st.size) {
+    throw new RangeError(
+      `range [${offset}, ${offset + length}) is beyond the end of the file (${st.size} bytes)`,
+    );
+  }
+  return new Uint8Array(n.mmap(fd, offset, length, writable));
+}
+
+/**
+ * Unmap a view returned by {@link mmap} (the whole view, not a subarray).
+ * Its ArrayBuffer is detached first, so the view and every subarray of it
+ * become empty (byteLength 0) and can never reach the unmapped memory.
+ * Unmapping twice, or a view that mmap did not return, throws an EINVAL
+ * {@link NativeError} (syscall 'munmap').
+ */
+export function munmap(view: Uint8Array): void {
+  const buffer = checkView('view', view);
+  if (view.byteOffset !== 0 || view.byteLength !== buffer.byteLength) {
+    throw new RangeError('munmap needs the whole view returned by mmap, not a subarray of it');
+  }
+  loadNative().munmap(buffer);
+}
+
+/**
+ * msync the pages covering `view` (a mapping from {@link mmap} or any
+ * subarray of one): MS_SYNC when `sync` (wait for the write-back), else MS_ASYNC.
+ */
+export function msync(view: Uint8Array, sync = true): void {
+  const buffer = checkView('view', view);
+  checkBoolean('sync', sync);
+  loadNative().msync(buffer, view.byteOffset, view.byteLength, sync);
+}
+
+// ---------------------------------------------------------------------------
+// Processor cache
+
+/** The write-back instruction flushRange uses, chosen once via CPUID. */
+export function cacheFlushMethod(): CacheFlushMethod {
+  return loadNative().cacheFlushMethod();
+}
+
+/** The cache line size in bytes (CPUID, default 64). */
+export function cacheLineSize(): number {
+  return loadNative().cacheLineSize();
+}
+
+/**
+ * Write back the cache lines covering exactly `view` (any Uint8Array, e.g. a
+ * subarray of a mapping; unaligned start and end are fine) with clwb, else
+ * clflushopt, else clflush, then fence (sfence; mfence after clflush), so that
+ * other hosts sharing the memory see the stores.
+ */
+export function flushRange(view: Uint8Array): void {
+  const buffer = checkView('view', view);
+  loadNative().flushRange(buffer, view.byteOffset, view.byteLength);
+}
+
+/**
+ * Write back and evict the cache lines covering `view` (clflushopt, else
+ * clflush; then mfence), so the next loads read what another host wrote.
+ */
+export function invalidateRange(view: Uint8Array): void {
+  const buffer = checkView('view', view);
+  loadNative().invalidateRange(buffer, view.byteOffset, view.byteLength);
+}
+
+// ---------------------------------------------------------------------------
+// Locks, devices, mounts
+
+export interface FlockOptions {
+  /** LOCK_NB: return false instead of waiting when the lock is held elsewhere */
+  nonblock?: boolean;
+}
+
+/**
+ * flock(2) on `fd`: 'sh' shared, 'ex' exclusive, 'un' unlock. Returns true,
+ * or false only when `nonblock` and the lock is held through another open
+ * file description. A blocking call blocks the whole thread (EINTR is retried).
+ */
+export function flock(fd: number, op: FlockOp, opts: FlockOptions = {}): boolean {
+  checkFd(fd);
+  if (op !== 'sh' && op !== 'ex' && op !== 'un') {
+    throw new TypeError(`op must be 'sh', 'ex' or 'un', got ${describe(op)}`);
+  }
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`opts must be an object, got ${describe(opts)}`);
+  const nonblock = checkBoolean('opts.nonblock', opts.nonblock ?? false);
+  return loadNative().flock(fd, op, nonblock);
+}
+
+/**
+ * What `path` is (symlinks followed): 'dax' (a character device of the dax
+ * class, size from sysfs), 'block' (size by BLKGETSIZE64, so it needs read
+ * permission), 'file', 'directory', or 'other' (e.g. /dev/null; size 0).
+ */
+export function deviceInfo(path: string): DeviceInfo {
+  checkString('path', path);
+  return loadNative().deviceInfo(path);
+}
+
+/**
+ * mount(2). `flags` are MS_* bits; `data` is the file-system specific option
+ * string (an empty string passes NULL).
+ */
+export function mount(source: string, target: string, fstype: string, flags = 0, data = ''): void {
+  checkString('source', source, { allowEmpty: true });
+  checkString('target', target);
+  checkString('fstype', fstype, { allowEmpty: true });
+  checkInteger('flags', flags, 0, 0xffffffff);
+  checkString('data', data, { allowEmpty: true });
+  loadNative().mount(source, target, fstype, flags, data);
+}
+
+/** umount2(2). `flags`: MNT_FORCE 1, MNT_DETACH 2, MNT_EXPIRE 4, UMOUNT_NOFOLLOW 8. */
+export function umount2(target: string, flags = 0): void {
+  checkString('target', target);
+  checkInteger('flags', flags, 0, 0x7fffffff);
+  loadNative().umount2(target, flags);
+}
+
+/** Diagnostics: mappings made by mmap and neither unmapped nor collected yet. */
+export function liveMappingCount(): number {
+  return loadNative().liveMappingCount();
+}

@@ -1,0 +1,85 @@
+import * as fs from 'node:fs';
+import { FamfsError, fsck, killSuperblock, minDeviceSize, mkfs, openDevice, checkLogLen, DEFAULT_LOG_LEN, fromSystemError } from '@famfs/core';
+import { Command } from 'commander';
+import type { CliIo } from '../io.js';
+import { formatReport } from '../report.js';
+import { parseSize } from '../sizes.js';
+import { type GlobalOptions, systemUuidOf } from '../context.js';
+
+export interface MkfsContext {
+  device: string;
+  force: boolean;
+  kill: boolean;
+  logLen: number;
+  /** create the device as a sparse emulated image file of this size first */
+  createSize?: number;
+  global: GlobalOptions;
+}
+
+/** Upstream mkfs.famfs exits 1 for usage errors and 2 for every failure. */
+export const MKFS_EXIT_FAILURE = 2;
+
+export function mkfsCommand(io: CliIo, run: (ctx: MkfsContext) => void): Command {
+  return new Command('mkfs.famfs')
+    .description('Create a famfs file system on a dax device, block device or emulated device (image) file')
+    .argument('<memdevice>', 'dax device (/dev/daxX.Y), block device (/dev/pmem0, /dev/loop0) or image file')
+    .option('-f, --force', 'overwrite an existing famfs superblock')
+    .option('-k, --kill', 'with -f: invalidate (kill) the superblock and stop')
+    .option('-l, --loglen <size>', 'log length: a power of two >= 8m (k/m/g suffixes, 0x hex)', '8m')
+    .option('--create-size <size>', 'first create <memdevice> as a sparse image file of this size (an emulated device)')
+    .option('--system-uuid <uuid>', 'act as this host (default: $FAMFS_SYSTEM_UUID or /opt/famfs/system_uuid)')
+    .action((device: string, o: { force?: boolean; kill?: boolean; loglen: string; createSize?: string; systemUuid?: string }) => {
+      const ctx: MkfsContext = {
+        device,
+        force: o.force === true,
+        kill: o.kill === true,
+        logLen: parseSize(o.loglen, 'log length'),
+        createSize: o.createSize === undefined ? undefined : parseSize(o.createSize, 'device size'),
+        global: { systemUuid: o.systemUuid },
+      };
+      run(ctx);
+    });
+}
+
+export function runMkfs(io: CliIo, ctx: MkfsContext): number {
+  // Everything that can be checked without touching the device is checked first.
+  checkLogLen(ctx.logLen);
+  const systemUuid = systemUuidOf(io, ctx.global);
+  if (ctx.createSize !== undefined) createImage(ctx.device, ctx.createSize, ctx.logLen);
+  const dev = openDevice(ctx.device, { writable: true });
+  try {
+    if (ctx.kill && ctx.force) {
+      killSuperblock(dev);
+      io.out('Famfs superblock killed\n');
+      return 0;
+    }
+    io.out(`devsize: ${dev.size}\n`);
+    mkfs(dev, { systemUuid, logLen: ctx.logLen, force: ctx.force, devicePath: ctx.device });
+    io.out(formatReport(fsck(dev, systemUuid), { human: true, verbose: false }));
+    return 0;
+  } finally {
+    dev.close();
+  }
+}
+
+function createImage(path: string, size: number, logLen: number): void {
+  const need = minDeviceSize(logLen ?? DEFAULT_LOG_LEN);
+  if (size < need) throw new FamfsError('EINVAL', 'mkfs', `--create-size ${size} is too small: need at least ${need} bytes`, path);
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'wx', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new FamfsError('EEXIST', 'mkfs', `${path} already exists; --create-size only creates new image files`, path);
+    }
+    throw fromSystemError(e, 'mkfs', path);
+  }
+  try {
+    fs.ftruncateSync(fd, size);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(path, { force: true });
+    throw fromSystemError(e, 'mkfs', path);
+  }
+  fs.closeSync(fd);
+}

@@ -1,0 +1,354 @@
+import { FormatError, StructReader, StructWriter, decodeCString, encodeCString } from './codec.js';
+import {
+  DaxdevLayout as DaxdevMeta, FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, InterleavedExtLayout as InterleavedExt, LOG_MAGIC, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH, MAX_INTERLEAVED_EXTENTS, MAX_SIMPLE_EXTENTS, MAX_STRIPS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, logLastIndex,
+} from './constants.js';
+import { crc32 } from './crc32.js';
+import { uuidFromBytes, uuidToBytes } from './uuid.js';
+
+// ---------------------------------------------------------------- log header
+
+export interface LogHeader {
+  magic: bigint;
+  len: number;
+  lastIndex: number;
+  crc: bigint;
+  nextSeqnum: number;
+  nextIndex: number;
+}
+
+export function logHeaderCrc(bytes: Uint8Array): number {
+  return crc32(bytes.subarray(0, LH.CRC));
+}
+
+/** A fresh header for an empty log of `logLen` bytes. */
+export function newLogHeader(logLen: number): Omit<LogHeader, 'crc'> {
+  return { magic: LOG_MAGIC, len: logLen, lastIndex: logLastIndex(logLen), nextSeqnum: 0, nextIndex: 0 };
+}
+
+export function encodeLogHeader(h: Omit<LogHeader, 'crc'>): Uint8Array {
+  const w = new StructWriter('log_header', LH.SIZE);
+  w.u64('famfs_log_magic', LH.MAGIC, h.magic);
+  w.u64('famfs_log_len', LH.LEN, h.len);
+  w.u64('famfs_log_last_index', LH.LAST_INDEX, h.lastIndex);
+  w.u64('famfs_log_crc', LH.CRC, logHeaderCrc(w.bytes));
+  w.u64('famfs_log_next_seqnum', LH.NEXT_SEQNUM, h.nextSeqnum);
+  w.u64('famfs_log_next_index', LH.NEXT_INDEX, h.nextIndex);
+  return w.bytes;
+}
+
+export function decodeLogHeader(bytes: Uint8Array, base = 0): LogHeader {
+  const r = new StructReader(bytes, 'log_header', base, LH.SIZE);
+  const num = (field: string, off: number): number => {
+    const v = r.u64big(field, off);
+    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(v);
+  };
+  return {
+    magic: r.u64big('famfs_log_magic', LH.MAGIC),
+    len: num('famfs_log_len', LH.LEN),
+    lastIndex: num('famfs_log_last_index', LH.LAST_INDEX),
+    crc: r.u64big('famfs_log_crc', LH.CRC),
+    nextSeqnum: num('famfs_log_next_seqnum', LH.NEXT_SEQNUM),
+    nextIndex: num('famfs_log_next_index', LH.NEXT_INDEX),
+  };
+}
+
+export type LogHeaderStatus = { ok: true; header: LogHeader } | { ok: false; message: string; header: LogHeader };
+
+/**
+ * Validate the log header against the superblock's log length. The CRC covers
+ * only magic, len and last_index; next_seqnum and next_index change on every
+ * append and are only range-checked.
+ */
+export function checkLogHeader(bytes: Uint8Array, base: number, sbLogLen: number): LogHeaderStatus {
+  const header = decodeLogHeader(bytes, base);
+  const bad = (message: string): LogHeaderStatus => ({ ok: false, message, header });
+  if (header.magic !== LOG_MAGIC) return bad(`log header has bad magic 0x${header.magic.toString(16)}`);
+  const want = logHeaderCrc(bytes.subarray(base, base + LH.SIZE));
+  if (header.crc !== BigInt(want)) {
+    return bad(`log header CRC mismatch (stored 0x${header.crc.toString(16)}, computed 0x${want.toString(16)})`);
+  }
+  if (header.len !== sbLogLen) return bad(`log header length ${header.len} differs from the superblock's ${sbLogLen}`);
+  const last = logLastIndex(sbLogLen);
+  if (header.lastIndex !== last) return bad(`log header last_index ${header.lastIndex} is wrong for a ${sbLogLen}-byte log (expected ${last})`);
+  if (!(header.nextIndex <= last + 1)) return bad(`log header next_index ${header.nextIndex} is past the end of the log (${last + 1} entries)`);
+  if (!(header.nextSeqnum >= header.nextIndex)) {
+    return bad(`log header next_seqnum ${header.nextSeqnum} is below next_index ${header.nextIndex}`);
+  }
+  return { ok: true, header };
+}
+
+/** Byte offset of entry `index` within the log region. */
+export function logEntryOffset(index: number): number {
+  return LH.SIZE + index * LE.SIZE;
+}
+
+// ---------------------------------------------------------------- log entries
+
+export interface SimpleExtent {
+  /** 0 = the primary device */
+  devIndex: number;
+  /** device byte offset */
+  offset: number;
+  len: number;
+}
+
+export interface InterleavedExtent {
+  nstrips: number;
+  chunkSize: number;
+  strips: SimpleExtent[];
+}
+
+/** A file's map as the log stores it: simple extents, or (at most) one interleaved extent. */
+export type FmapRecord =
+  | { type: 'simple'; extents: SimpleExtent[] }
+  | { type: 'interleave'; extents: InterleavedExtent[] };
+
+export interface FileEntryBody {
+  size: number;
+  flags: number;
+  uid: number;
+  gid: number;
+  /** permission bits as given to creat */
+  mode: number;
+  relpath: string;
+  fmap: FmapRecord;
+}
+
+export interface MkdirEntryBody {
+  uid: number;
+  gid: number;
+  mode: number;
+  relpath: string;
+}
+
+export interface DaxdevEntryBody {
+  size: number;
+  uuid: string;
+  index: number;
+}
+
+export type LogEntryBody =
+  | { type: 'file'; file: FileEntryBody }
+  | { type: 'mkdir'; mkdir: MkdirEntryBody }
+  | { type: 'daxdev'; daxdev: DaxdevEntryBody };
+
+export type LogEntryRecord = LogEntryBody & { seqnum: number };
+
+export function logEntryCrc(entry: Uint8Array): number {
+  return crc32(entry.subarray(0, LE.CRC));
+}
+
+function writeSimpleExt(w: StructWriter, field: string, off: number, e: SimpleExtent): void {
+  w.u64(`${field}.se_devindex`, off, e.devIndex);
+  w.u64(`${field}.se_offset`, off + 8, e.offset);
+  w.u64(`${field}.se_len`, off + 16, e.len);
+}
+
+function relpathBytes(structName: string, field: string, off: number, relpath: string): Uint8Array {
+  const b = encodeCString(relpath, RELPATH_FIELD_LEN);
+  if (b === undefined) {
+    throw new FormatError(structName, field, off, `path longer than ${RELPATH_FIELD_LEN - 1} bytes (or contains NUL): '${relpath}'`);
+  }
+  return b;
+}
+
+/** Encode a 544-byte log entry with its CRC. The caller chooses `seqnum` (= the entry's index). */
+export function encodeLogEntry(e: LogEntryRecord): Uint8Array {
+  const w = new StructWriter('log_entry', LE.SIZE);
+  w.u64('famfs_log_seqnum', LE.SEQNUM, e.seqnum);
+  const B = LE.BODY;
+  switch (e.type) {
+    case 'file': {
+      const f = e.file;
+      w.u32('famfs_log_entry_type', LE.TYPE, LogEntryType.FILE);
+      w.u64('fm_size', B + FileMeta.FM_SIZE, f.size);
+      w.u32('fm_flags', B + FileMeta.FM_FLAGS, f.flags);
+      w.u32('fm_uid', B + FileMeta.FM_UID, f.uid);
+      w.u32('fm_gid', B + FileMeta.FM_GID, f.gid);
+      w.u32('fm_mode', B + FileMeta.FM_MODE, f.mode);
+      w.bytesAt('fm_relpath', B + FileMeta.FM_RELPATH, relpathBytes('log_entry', 'fm_relpath', B + FileMeta.FM_RELPATH, f.relpath), RELPATH_FIELD_LEN);
+      const fm = B + FileMeta.FM_FMAP;
+      if (f.fmap.type === 'simple') {
+        const ext = f.fmap.extents;
+        if (ext.length > MAX_SIMPLE_EXTENTS) throw new FormatError('log_entry', 'fmap_nextents', fm + FM.NEXTENTS, `${ext.length} extents (max ${MAX_SIMPLE_EXTENTS})`);
+        w.u32('fmap_ext_type', fm + FM.EXT_TYPE, FmapExtType.SIMPLE);
+        w.u32('fmap_nextents', fm + FM.NEXTENTS, ext.length);
+        ext.forEach((x, i) => writeSimpleExt(w, `se[${i}]`, fm + FM.EXTENTS + i * 24, x));
+      } else {
+        const ie = f.fmap.extents;
+        if (ie.length > MAX_INTERLEAVED_EXTENTS) throw new FormatError('log_entry', 'fmap_niext', fm + FM.NEXTENTS, `${ie.length} interleaved extents (max ${MAX_INTERLEAVED_EXTENTS})`);
+        w.u32('fmap_ext_type', fm + FM.EXT_TYPE, FmapExtType.INTERLEAVE);
+        w.u32('fmap_niext', fm + FM.NEXTENTS, ie.length);
+        ie.forEach((x, i) => {
+          const io = fm + FM.EXTENTS + i * InterleavedExt.SIZE;
+          if (x.strips.length > MAX_STRIPS || x.strips.length !== x.nstrips) {
+            throw new FormatError('log_entry', 'ie_nstrips', io, `${x.strips.length} strips for nstrips ${x.nstrips} (max ${MAX_STRIPS})`);
+          }
+          w.u64('ie_nstrips', io + InterleavedExt.NSTRIPS, x.nstrips);
+          w.u64('ie_chunk_size', io + InterleavedExt.CHUNK_SIZE, x.chunkSize);
+          x.strips.forEach((s, j) => writeSimpleExt(w, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * 24, s));
+        });
+      }
+      break;
+    }
+    case 'mkdir': {
+      const m = e.mkdir;
+      w.u32('famfs_log_entry_type', LE.TYPE, LogEntryType.MKDIR);
+      w.u32('md_uid', B + MkdirMeta.UID, m.uid);
+      w.u32('md_gid', B + MkdirMeta.GID, m.gid);
+      w.u32('md_mode', B + MkdirMeta.MODE, m.mode);
+      w.bytesAt('md_relpath', B + MkdirMeta.RELPATH, relpathBytes('log_entry', 'md_relpath', B + MkdirMeta.RELPATH, m.relpath), RELPATH_FIELD_LEN);
+      break;
+    }
+    case 'daxdev': {
+      const d = e.daxdev;
+      w.u32('famfs_log_entry_type', LE.TYPE, LogEntryType.ADD_DAXDEV);
+      w.u64('dd_size', B + DaxdevMeta.DD_SIZE, d.size);
+      w.bytesAt('dd_uuid', B + DaxdevMeta.DD_UUID, uuidToBytes(d.uuid));
+      w.u32('dd_index', B + DaxdevMeta.DD_INDEX, d.index);
+      break;
+    }
+  }
+  w.u64('famfs_log_entry_crc', LE.CRC, logEntryCrc(w.bytes));
+  return w.bytes;
+}
+
+/** Why an entry is bad; replay and fsck count and report these, and skip the entry. */
+export type EntryFault =
+  | 'bad-crc'
+  | 'bad-seqnum'
+  | 'unknown-type'
+  | 'delete-unsupported'
+  | 'bad-relpath'
+  | 'bad-fmap';
+
+export type DecodedEntry =
+  | { ok: true; entry: LogEntryRecord }
+  | { ok: false; fault: EntryFault; message: string; seqnum: number };
+
+function readSimpleExt(r: StructReader, field: string, off: number): SimpleExtent | string {
+  const devIndex = r.u64big(`${field}.se_devindex`, off);
+  const offset = r.u64big(`${field}.se_offset`, off + 8);
+  const len = r.u64big(`${field}.se_len`, off + 16);
+  const lim = BigInt(Number.MAX_SAFE_INTEGER);
+  if (devIndex > 0xffffn || offset > lim || len > lim) return `${field} has out-of-range values`;
+  return { devIndex: Number(devIndex), offset: Number(offset), len: Number(len) };
+}
+
+/**
+ * Decode and validate the format of the entry at `index`, read from `bytes`
+ * at `base`. Checks the CRC and that seqnum equals the index, then the body's
+ * structure (type, counts, NUL-terminated UTF-8 paths). Path *rules* and
+ * device bounds are the namespace's business, not the codec's.
+ */
+export function decodeLogEntry(bytes: Uint8Array, base: number, index: number): DecodedEntry {
+  try {
+    return decodeLogEntryUnchecked(bytes, base, index);
+  } catch (e) {
+    // A field that the codec cannot represent (a u64 past 2^53) makes the entry bad, not the scan.
+    if (e instanceof FormatError) return { ok: false, fault: 'bad-fmap', message: `entry ${index}: ${e.message}`, seqnum: Number.NaN };
+    throw e;
+  }
+}
+
+function decodeLogEntryUnchecked(bytes: Uint8Array, base: number, index: number): DecodedEntry {
+  const r = new StructReader(bytes, 'log_entry', base, LE.SIZE);
+  const seqnumBig = r.u64big('famfs_log_seqnum', LE.SEQNUM);
+  const seqnum = seqnumBig > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(seqnumBig);
+  const bad = (fault: EntryFault, message: string): DecodedEntry => ({ ok: false, fault, message: `entry ${index}: ${message}`, seqnum });
+  const crc = r.u64big('famfs_log_entry_crc', LE.CRC);
+  const want = logEntryCrc(bytes.subarray(base, base + LE.SIZE));
+  if (crc !== BigInt(want)) return bad('bad-crc', `CRC mismatch (stored 0x${crc.toString(16)}, computed 0x${want.toString(16)})`);
+  if (seqnum !== index) return bad('bad-seqnum', `seqnum ${seqnumBig} does not match its index`);
+  const type = r.u32('famfs_log_entry_type', LE.TYPE);
+  const B = LE.BODY;
+  switch (type) {
+    case LogEntryType.FILE: {
+      const relpath = decodeCString(r.bytesAt('fm_relpath', B + FileMeta.FM_RELPATH, RELPATH_FIELD_LEN));
+      if (relpath === undefined) return bad('bad-relpath', 'file path is not NUL-terminated UTF-8 within 80 bytes');
+      const fm = B + FileMeta.FM_FMAP;
+      const extType = r.u32('fmap_ext_type', fm + FM.EXT_TYPE);
+      const n = r.u32('fmap_nextents', fm + FM.NEXTENTS);
+      let fmap: FmapRecord;
+      if (extType === FmapExtType.SIMPLE) {
+        if (n > MAX_SIMPLE_EXTENTS) return bad('bad-fmap', `'${relpath}' has ${n} simple extents (max ${MAX_SIMPLE_EXTENTS})`);
+        const extents: SimpleExtent[] = [];
+        for (let i = 0; i < n; i++) {
+          const x = readSimpleExt(r, `se[${i}]`, fm + FM.EXTENTS + i * 24);
+          if (typeof x === 'string') return bad('bad-fmap', `'${relpath}': ${x}`);
+          extents.push(x);
+        }
+        fmap = { type: 'simple', extents };
+      } else if (extType === FmapExtType.INTERLEAVE) {
+        if (n > MAX_INTERLEAVED_EXTENTS) return bad('bad-fmap', `'${relpath}' has ${n} interleaved extents (max ${MAX_INTERLEAVED_EXTENTS})`);
+        const extents: InterleavedExtent[] = [];
+        for (let i = 0; i < n; i++) {
+          const io = fm + FM.EXTENTS + i * InterleavedExt.SIZE;
+          const nstrips = r.u64big('ie_nstrips', io + InterleavedExt.NSTRIPS);
+          const chunk = r.u64big('ie_chunk_size', io + InterleavedExt.CHUNK_SIZE);
+          if (nstrips > BigInt(MAX_STRIPS)) return bad('bad-fmap', `'${relpath}' has ${nstrips} strips (max ${MAX_STRIPS})`);
+          if (chunk > BigInt(Number.MAX_SAFE_INTEGER)) return bad('bad-fmap', `'${relpath}' has chunk size ${chunk}`);
+          const strips: SimpleExtent[] = [];
+          for (let j = 0; j < Number(nstrips); j++) {
+            const x = readSimpleExt(r, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * 24);
+            if (typeof x === 'string') return bad('bad-fmap', `'${relpath}': ${x}`);
+            strips.push(x);
+          }
+          extents.push({ nstrips: Number(nstrips), chunkSize: Number(chunk), strips });
+        }
+        fmap = { type: 'interleave', extents };
+      } else {
+        return bad('bad-fmap', `'${relpath}' has unknown extent type ${extType}`);
+      }
+      const size = r.u64big('fm_size', B + FileMeta.FM_SIZE);
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) return bad('bad-fmap', `'${relpath}' has size ${size}`);
+      return {
+        ok: true,
+        entry: {
+          seqnum, type: 'file',
+          file: {
+            size: Number(size),
+            flags: r.u32('fm_flags', B + FileMeta.FM_FLAGS),
+            uid: r.u32('fm_uid', B + FileMeta.FM_UID),
+            gid: r.u32('fm_gid', B + FileMeta.FM_GID),
+            mode: r.u32('fm_mode', B + FileMeta.FM_MODE),
+            relpath,
+            fmap,
+          },
+        },
+      };
+    }
+    case LogEntryType.MKDIR: {
+      const relpath = decodeCString(r.bytesAt('md_relpath', B + MkdirMeta.RELPATH, RELPATH_FIELD_LEN));
+      if (relpath === undefined) return bad('bad-relpath', 'directory path is not NUL-terminated UTF-8 within 80 bytes');
+      return {
+        ok: true,
+        entry: {
+          seqnum, type: 'mkdir',
+          mkdir: {
+            uid: r.u32('md_uid', B + MkdirMeta.UID),
+            gid: r.u32('md_gid', B + MkdirMeta.GID),
+            mode: r.u32('md_mode', B + MkdirMeta.MODE),
+            relpath,
+          },
+        },
+      };
+    }
+    case LogEntryType.ADD_DAXDEV:
+      return {
+        ok: true,
+        entry: {
+          seqnum, type: 'daxdev',
+          daxdev: {
+            size: r.u64('dd_size', B + DaxdevMeta.DD_SIZE),
+            uuid: uuidFromBytes(r.bytesAt('dd_uuid', B + DaxdevMeta.DD_UUID, 16)),
+            index: r.u32('dd_index', B + DaxdevMeta.DD_INDEX),
+          },
+        },
+      };
+    case LogEntryType.DELETE:
+      return bad('delete-unsupported', 'DELETE entries are not supported');
+    default:
+      return bad('unknown-type', `unknown entry type ${type}`);
+  }
+}

@@ -1,0 +1,206 @@
+import { AllocBitmap } from '../alloc/bitmap.js';
+import type { Device } from '../device.js';
+import {
+  LogEntryLayout as LE, LogHeaderLayout as LH,
+} from '../format/constants.js';
+import {
+  type EntryFault, type FileEntryBody, type FmapRecord, type SimpleExtent, decodeLogEntry, decodeLogHeader,
+  logEntryOffset,
+} from '../format/log.js';
+import type { Superblock } from '../format/superblock.js';
+import { isPowerOfTwo } from '../format/math.js';
+import { Namespace, relpathProblem } from '../namespace.js';
+
+/** Why replay skipped an entry. */
+export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent';
+
+export interface ReplayProblem {
+  index: number;
+  fault: ReplayFault;
+  message: string;
+}
+
+export interface ReplayStats {
+  /** entries read by this replay call */
+  entries: number;
+  files: number;
+  dirs: number;
+  daxdevs: number;
+  /** paths that already existed (upstream counts these; not an error) */
+  existed: number;
+  problems: ReplayProblem[];
+}
+
+/** One device known to the file system (index 0 = the primary). */
+export interface DaxdevRecord {
+  index: number;
+  uuid: string;
+  size: number;
+}
+
+/**
+ * Replays the log into a namespace and an allocation bitmap, from a cursor:
+ * a second `replay()` reads only the entries appended since the first. Bad
+ * entries are skipped, counted and described; they never stop the scan.
+ */
+export class LogReplayer {
+  readonly namespace = new Namespace();
+  readonly bitmap: AllocBitmap;
+  readonly daxdevs: DaxdevRecord[];
+  /** index of the next entry to replay */
+  cursor = 0;
+  readonly problems: ReplayProblem[] = [];
+  /** file entries whose extents were claimed (a duplicate path included) */
+  fileEntries = 0;
+  dirEntries = 0;
+  sumFileSizes = 0;
+  /** units claimed twice, found while claiming */
+  private readonly firstDataOffset: number;
+
+  constructor(
+    readonly sb: Superblock,
+    /** the device size extents must lie within */
+    readonly deviceSize: number,
+  ) {
+    this.bitmap = new AllocBitmap(deviceSize, sb.allocUnit);
+    this.firstDataOffset = sb.logOffset + sb.logLen;
+    // The superblock and the log are allocated before any file.
+    this.bitmap.claim(0, Math.min(this.firstDataOffset, this.bitmap.capacity));
+    this.daxdevs = [{ index: 0, uuid: sb.devUuid, size: deviceSize }];
+  }
+
+  /**
+   * Replay entries [cursor, next_index) of `log` (the log region). When a
+   * device is given, the cache lines are invalidated first (another host may
+   * have appended).
+   */
+  replay(log: Uint8Array, dev?: Device): ReplayStats {
+    if (dev) dev.invalidate(log.subarray(0, LH.SIZE));
+    const header = decodeLogHeader(log, 0);
+    const capacity = Math.floor((log.length - LH.SIZE) / LE.SIZE);
+    const end = Math.min(Number.isSafeInteger(header.nextIndex) ? header.nextIndex : 0, capacity);
+    const stats: ReplayStats = { entries: 0, files: 0, dirs: 0, daxdevs: 0, existed: 0, problems: [] };
+    if (end <= this.cursor) return stats;
+    if (dev) dev.invalidate(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
+    for (let i = this.cursor; i < end; i++) {
+      this.applyAt(log, i, stats);
+      stats.entries++;
+    }
+    this.cursor = end;
+    this.problems.push(...stats.problems);
+    return stats;
+  }
+
+  private applyAt(log: Uint8Array, index: number, stats: ReplayStats): void {
+    const d = decodeLogEntry(log, logEntryOffset(index), index);
+    const problem = (fault: ReplayFault, message: string): void => {
+      stats.problems.push({ index, fault, message });
+    };
+    if (!d.ok) return problem(d.fault, d.message);
+    const e = d.entry;
+    switch (e.type) {
+      case 'mkdir': {
+        const m = e.mkdir;
+        const p = relpathProblem(m.relpath);
+        if (p !== undefined) return problem('bad-path', `entry ${index}: mkdir: ${p}`);
+        this.dirEntries++;
+        const r = this.namespace.insert({
+          kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map(),
+        });
+        if (r === 'no-parent') return problem('no-parent', `entry ${index}: mkdir '${m.relpath}': parent directory does not exist`);
+        if (r === 'exists') stats.existed++;
+        else stats.dirs++;
+        return;
+      }
+      case 'file': {
+        const f = e.file;
+        const p = relpathProblem(f.relpath);
+        if (p !== undefined) return problem('bad-path', `entry ${index}: file: ${p}`);
+        const x = this.fmapProblem(f);
+        if (x !== undefined) return problem('bad-extent', `entry ${index}: file '${f.relpath}': ${x}`);
+        if (this.namespace.lookup(f.relpath) === undefined) {
+          const parent = this.namespace.lookup(f.relpath.includes('/') ? f.relpath.slice(0, f.relpath.lastIndexOf('/')) : '');
+          if (parent === undefined || parent.kind !== 'dir') {
+            return problem('no-parent', `entry ${index}: file '${f.relpath}': parent directory does not exist`);
+          }
+        }
+        // Extents are claimed for every well-formed file entry, even one whose
+        // path exists already: two entries mapping the same memory is exactly
+        // the cross-link fsck must report.
+        for (const ext of extentsOf(f.fmap)) this.bitmap.claim(ext.offset, ext.len);
+        this.fileEntries++;
+        this.sumFileSizes += f.size;
+        const r = this.namespace.insert({
+          kind: 'file', relpath: f.relpath, size: f.size, flags: f.flags, mode: f.mode & 0o7777,
+          uid: f.uid, gid: f.gid, index, fmap: f.fmap,
+        });
+        if (r === 'exists') stats.existed++;
+        else stats.files++;
+        return;
+      }
+      case 'daxdev': {
+        const dd = e.daxdev;
+        if (dd.index !== this.daxdevs.length) {
+          return problem('bad-extent', `entry ${index}: daxdev index ${dd.index} is not the next index (${this.daxdevs.length})`);
+        }
+        this.daxdevs.push({ index: dd.index, uuid: dd.uuid, size: dd.size });
+        stats.daxdevs++;
+        return;
+      }
+    }
+  }
+
+  /**
+   * What makes a file's map untrustworthy, or undefined. Every extent must be
+   * on a known device, aligned to the alloc unit, never at offset 0, past the
+   * superblock and log, inside the device; the map must cover the file size.
+   */
+  private fmapProblem(f: FileEntryBody): string | undefined {
+    const au = this.sb.allocUnit;
+    const check = (x: SimpleExtent, what: string): string | undefined => {
+      if (x.devIndex !== 0) return `${what} is on daxdev ${x.devIndex}, which this file system does not have (only the primary, 0)`;
+      if (x.offset === 0) return `${what} is at device offset 0`;
+      if (x.len === 0) return `${what} has length 0`;
+      if (x.offset % au !== 0) return `${what} offset 0x${x.offset.toString(16)} is not a multiple of the alloc unit`;
+      if (x.offset < this.firstDataOffset) return `${what} at 0x${x.offset.toString(16)} overlaps the superblock or log`;
+      if (x.offset + x.len > this.bitmap.capacity) {
+        return `${what} [0x${x.offset.toString(16)}, 0x${(x.offset + x.len).toString(16)}) lies past the device end (0x${this.bitmap.capacity.toString(16)})`;
+      }
+      return undefined;
+    };
+    const m = f.fmap;
+    if (m.type === 'simple') {
+      if (m.extents.length === 0) return f.size === 0 ? undefined : 'has no extents';
+      let total = 0;
+      for (const [i, x] of m.extents.entries()) {
+        const p = check(x, `extent ${i}`);
+        if (p) return p;
+        total += x.len;
+      }
+      if (total < f.size) return `extents cover ${total} bytes, less than the file size ${f.size}`;
+      return undefined;
+    }
+    if (m.extents.length === 0) return 'has no interleaved extents';
+    let total = 0;
+    for (const [i, ie] of m.extents.entries()) {
+      if (ie.nstrips === 0) return `interleaved extent ${i} has no strips`;
+      if (!isPowerOfTwo(ie.chunkSize) || ie.chunkSize % au !== 0) {
+        return `interleaved extent ${i} chunk size ${ie.chunkSize} is not a power of two multiple of the alloc unit`;
+      }
+      const stripLen = ie.strips[0]!.len;
+      for (const [j, s] of ie.strips.entries()) {
+        const p = check(s, `strip ${j}`);
+        if (p) return p;
+        if (s.len !== stripLen || s.len % ie.chunkSize !== 0) return `strip ${j} length ${s.len} is not ${stripLen} (a multiple of the chunk size)`;
+      }
+      total += stripLen * ie.nstrips;
+    }
+    if (total < f.size) return `strips cover ${total} bytes, less than the file size ${f.size}`;
+    return undefined;
+  }
+}
+
+/** Every device range an fmap occupies. */
+export function extentsOf(fmap: FmapRecord): SimpleExtent[] {
+  return fmap.type === 'simple' ? fmap.extents : fmap.extents.flatMap((ie) => ie.strips);
+}
