@@ -1,76 +1,92 @@
-import { Errno, FamfsError, isFamfsError } from '@famfs/core';
+import { Errno, type FamfsError, isFamfsError } from '@famfs/core';
 import { Command, CommanderError } from 'commander';
-import { type CliIo } from './io.js';
-import { type GlobalOptions } from './context.js';
-import { fsckCommand, runFsck } from './commands/fsck.js';
+import type { CliIo } from './io.js';
+import type { GlobalOptions } from './context.js';
+import type { CommandSpec } from './commands/spec.js';
+import { fsckSpec } from './commands/fsck.js';
 import { MKFS_EXIT_FAILURE, mkfsCommand, runMkfs } from './commands/mkfs.js';
+import { mkdirSpec } from './commands/mkdir.js';
+import { creatSpec } from './commands/creat.js';
+import { cpSpec } from './commands/cp.js';
+import { verifySpec } from './commands/verify.js';
+import { logplaySpec } from './commands/logplay.js';
+import { getmapSpec } from './commands/getmap.js';
+import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec } from './commands/simple.js';
+
+/** Every `famfs` subcommand, in the order `famfs --help` lists them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const COMMANDS: ReadonlyArray<CommandSpec<any>> = [
+  fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec,
+];
 
 /**
- * Exit codes follow upstream famfs: a failing famfs subcommand exits with the
- * errno of the failure (capped at 127); usage errors exit 1; mkfs.famfs exits
- * 2 on any failure. A command may override with `exitCodeFor`.
+ * Exit codes follow upstream famfs: a failing subcommand exits with the
+ * errno of the failure (capped at 127) unless the command says otherwise;
+ * usage errors exit 1; mkfs.famfs exits 2 on any failure.
  */
-function errnoExit(e: FamfsError): number {
-  return Math.min(Errno[e.code], 127);
-}
-
-/** Turn a thrown error into a message and an exit code; a bug keeps its stack. */
-function report(io: CliIo, prog: string, e: unknown, exitFor: (e: FamfsError) => number): number {
-  if (isFamfsError(e)) {
-    io.err(`${prog}: ${e.message}\n`);
-    return exitFor(e);
-  }
-  throw e;
-}
+const errnoExit = (e: FamfsError): number => Math.min(Errno[e.code], 127);
 
 function configure(cmd: Command, io: CliIo): Command {
-  return cmd
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
-    .showHelpAfterError(false);
+  return cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 }
 
-/** Run commander, mapping its own exits (help, usage errors) to exit codes. */
-async function parse(cmd: Command, argv: string[], io: CliIo, prog: string, exitFor: (e: FamfsError) => number, code: () => number): Promise<number> {
+/**
+ * Parse and run. An expected failure (a FamfsError) prints its one-line
+ * message and becomes an exit code; anything else is a bug and keeps its stack.
+ */
+async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, state: { exit: number; exitFor: (e: FamfsError) => number }): Promise<number> {
   try {
     await cmd.parseAsync(argv, { from: 'user' });
-    return code();
+    return state.exit;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      // commander has printed the message already
-      return 1;
+      return 1; // usage error: commander printed it
     }
-    return report(io, prog, e, exitFor);
+    if (isFamfsError(e)) {
+      io.err(`${prog}: ${e.message}\n`);
+      return state.exitFor(e);
+    }
+    throw e;
   }
 }
 
-/** `famfs <command> …` */
+/** `famfs [-D device] [--system-uuid uuid] <command> …` */
 export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
-  let exit = 0;
-  const global = (): GlobalOptions => program.opts<GlobalOptions>();
+  const state = { exit: 0, exitFor: errnoExit };
   const program = configure(new Command('famfs'), io)
-    .description('famfs: a shared-memory file system (CXL, dax devices, emulated devices)')
+    .description('famfs: a file system for shared memory (CXL, dax devices, emulated devices)')
+    .option('-D, --device <path>', 'work on this unmounted device or image file (paths are relative to its root); default $FAMFS_DEVICE')
     .option('--system-uuid <uuid>', 'act as this host (default: $FAMFS_SYSTEM_UUID, else /opt/famfs/system_uuid)')
     .enablePositionalOptions();
-  let exitFor = errnoExit;
-  const commands: Command[] = [
-    fsckCommand(io, global, (ctx) => {
-      // upstream: no valid superblock is exit 1; a path that is neither a
-      // device nor an image is EINVAL
-      exitFor = (e) => (e.op === 'superblock' || e.op === 'log' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : errnoExit(e));
-      exit = runFsck(io, ctx);
-    }),
-  ];
-  for (const c of commands) program.addCommand(configure(c, io));
-  return parse(program, argv, io, 'famfs', (e) => exitFor(e), () => exit);
+  for (const spec of COMMANDS) {
+    const cmd = configure(spec.command(), io);
+    cmd.action(async (...params: unknown[]) => {
+      // commander passes the declared arguments, then the options, then the command
+      const args = params.slice(0, -2) as string[];
+      const opts = params[params.length - 2] as Record<string, unknown>;
+      state.exitFor = (e) => (spec.exitCode ?? errnoExit)(e);
+      const ctx = spec.context(args, opts);
+      state.exit = await spec.run(io, program.opts<GlobalOptions>(), ctx);
+    });
+    program.addCommand(cmd);
+  }
+  if (argv.length === 0) {
+    io.err('famfs: missing command\n\n');
+    io.err(program.helpInformation());
+    return 1;
+  }
+  return execute(program, argv, io, 'famfs', state);
 }
 
 /** `mkfs.famfs …` */
 export async function runMkfsFamfs(argv: string[], io: CliIo): Promise<number> {
-  let exit = 0;
-  const cmd = configure(mkfsCommand(io, (ctx) => {
-    exit = runMkfs(io, ctx);
-  }), io);
-  return parse(cmd, argv, io, 'mkfs.famfs', () => MKFS_EXIT_FAILURE, () => exit);
+  const state = { exit: 0, exitFor: (_e: FamfsError) => MKFS_EXIT_FAILURE };
+  const cmd = configure(
+    mkfsCommand(io, (ctx) => {
+      state.exit = runMkfs(io, ctx);
+    }),
+    io,
+  );
+  return execute(cmd, argv, io, 'mkfs.famfs', state);
 }

@@ -8,3 +8,8 @@ export * from './log/replay.js';
 export * from './superblock-io.js';
 export * from './mkfs.js';
 export * from './fsck.js';
+export * from './alloc/allocator.js';
+export * from './fmap.js';
+export * from './log/writer.js';
+export * from './famfs.js';
+export * from './random-fill.js';

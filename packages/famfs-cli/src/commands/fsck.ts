@@ -1,48 +1,30 @@
-import { FamfsError, fsck, openDevice } from '@famfs/core';
+import { Errno, FamfsError, fsck, openDevice } from '@famfs/core';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { formatReport, reportJson } from '../report.js';
 import { type GlobalOptions, systemUuidOf } from '../context.js';
+import type { CommandSpec } from './spec.js';
 
 export interface FsckContext {
-  device: string;
+  /** undefined: `famfs fsck -h` alone, which prints the help */
+  device?: string;
   human: boolean;
   verbose: boolean;
   json: boolean;
-  global: GlobalOptions;
-}
-
-export function fsckCommand(io: CliIo, global: () => GlobalOptions, run: (ctx: FsckContext) => void): Command {
-  const cmd = new Command('fsck')
-    .description('Check a famfs file system on a device or image file (read-only)')
-    .argument('[memdevice]', 'dax device, block device or image file')
-    // Upstream's fsck uses -h for --human; help is --help (and a bare `-h`).
-    .helpOption('--help', 'display help for command')
-    .option('-h, --human', 'print capacity figures in G')
-    .option('-v, --verbose', 'also print the layout of the log')
-    .option('--json', 'print the report as JSON (for scripts)')
-    .option('-m, --mmap', 'read the device through a mapping (the default; accepted for compatibility)')
-    .option('-f, --force', 'accepted for compatibility; fsck never writes');
-  cmd.action((device: string | undefined, o: { human?: boolean; verbose?: boolean; json?: boolean }) => {
-    if (device === undefined) {
-      if (o.human) {
-        io.out(cmd.helpInformation());
-        return;
-      }
-      throw new FamfsError('EINVAL', 'fsck', 'fsck: must specify a device or image file');
-    }
-    run({ device, human: o.human === true, verbose: o.verbose === true, json: o.json === true, global: global() });
-  });
-  return cmd;
 }
 
 /**
  * Exit status: 0 when clean; otherwise the number of problems (allocation
  * collisions plus bad log entries), capped at 127. Upstream counts only
- * collisions; a bad entry is an error here.
+ * collisions; a bad entry is an error here. No valid superblock or log
+ * header: 1 (as upstream); a path that is not a device or image: EINVAL.
  */
-export function runFsck(io: CliIo, ctx: FsckContext): number {
-  const systemUuid = systemUuidOf(io, ctx.global);
+export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext, help: () => string): number {
+  if (ctx.device === undefined) {
+    io.out(help());
+    return 0;
+  }
+  const systemUuid = systemUuidOf(io, g);
   const dev = openDevice(ctx.device, { writable: false });
   try {
     const report = fsck(dev, systemUuid);
@@ -55,3 +37,30 @@ export function runFsck(io: CliIo, ctx: FsckContext): number {
     dev.close();
   }
 }
+
+let helpText = (): string => '';
+
+export const fsckSpec: CommandSpec<FsckContext> = {
+  command: () => {
+    const cmd = new Command('fsck')
+      .description('Check a famfs file system on a device or image file (read-only)')
+      .argument('[memdevice]', 'dax device, block device or image file')
+      // Upstream's fsck uses -h for --human; help is --help (and a bare `-h`).
+      .helpOption('--help', 'display help for command')
+      .option('-h, --human', 'print capacity figures in G')
+      .option('-v, --verbose', 'also print the layout of the log')
+      .option('--json', 'print the report as JSON (for scripts)')
+      .option('-m, --mmap', 'read the device through a mapping (the default; accepted for compatibility)')
+      .option('-f, --force', 'accepted for compatibility; fsck never writes');
+    helpText = () => cmd.helpInformation();
+    return cmd;
+  },
+  context: (args, o) => {
+    const device = args[0];
+    if (device === undefined && o.human !== true) throw new FamfsError('EINVAL', 'fsck', 'fsck: must specify a device or image file');
+    return { device, human: o.human === true, verbose: o.verbose === true, json: o.json === true };
+  },
+  run: (io, g, c) => runFsck(io, g, c, helpText),
+  exitCode: (e) =>
+    e.op === 'superblock' || e.op === 'log' || e.op === 'parse' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
+};

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { FamfsError, fsck, killSuperblock, minDeviceSize, mkfs, openDevice, checkLogLen, DEFAULT_LOG_LEN, fromSystemError } from '@famfs/core';
+import { FamfsError, fsck, killSuperblock, minDeviceSize, mkfs, openDevice, checkLogLen, fromSystemError } from '@famfs/core';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { formatReport } from '../report.js';
@@ -63,7 +63,7 @@ export function runMkfs(io: CliIo, ctx: MkfsContext): number {
 }
 
 function createImage(path: string, size: number, logLen: number): void {
-  const need = minDeviceSize(logLen ?? DEFAULT_LOG_LEN);
+  const need = minDeviceSize(logLen);
   if (size < need) throw new FamfsError('EINVAL', 'mkfs', `--create-size ${size} is too small: need at least ${need} bytes`, path);
   let fd: number;
   try {

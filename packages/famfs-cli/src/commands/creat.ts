@@ -1,0 +1,144 @@
+import { FamfsError, type Famfs, type FileNode, type InterleaveParams, RandomStream, MAX_STRIPS } from '@famfs/core';
+import { Command } from 'commander';
+import { withFs, type GlobalOptions } from '../context.js';
+import type { CliIo } from '../io.js';
+import { parseMode, parseSize, parseUint } from '../sizes.js';
+import type { CommandSpec } from './spec.js';
+
+export interface MultiCreate {
+  path: string;
+  size: number;
+  seed?: number;
+}
+
+export interface CreatContext {
+  path?: string;
+  size?: number;
+  mode: number;
+  uid?: number;
+  gid?: number;
+  randomize: boolean;
+  seed?: number;
+  interleave?: InterleaveParams;
+  multi: MultiCreate[];
+  verbose: boolean;
+}
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+/** -N/-B/-C: any of them turns on interleave; the others take upstream's defaults. */
+export function interleaveOf(o: Record<string, unknown>, op: string): InterleaveParams | undefined {
+  if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
+  const nstrips = o.nstrips === undefined ? 1 : parseUint(String(o.nstrips), 'nstrips');
+  if (nstrips > MAX_STRIPS) throw new FamfsError('EINVAL', op, `famfs ${op} error: nstrips(${nstrips}) > ${MAX_STRIPS}`);
+  return {
+    nstrips,
+    nbuckets: o.nbuckets === undefined ? nstrips : parseUint(String(o.nbuckets), 'nbuckets'),
+    chunkSize: o.chunksize === undefined ? 2 * 1024 * 1024 : parseSize(String(o.chunksize), 'chunk size'),
+  };
+}
+
+export function withInterleaveOptions(c: Command): Command {
+  return c
+    .option('-N, --nstrips <n>', 'interleave: strips per file (<= 16)')
+    .option('-B, --nbuckets <n>', 'interleave: buckets the device is split into (nstrips <= nbuckets <= 64)')
+    .option('-C, --chunksize <size>', 'interleave: chunk size (power of two multiple of 2m; default 2m)');
+}
+
+function parseMulti(s: string): MultiCreate {
+  const f = s.split(',').filter((x) => x !== '');
+  if (f.length < 2 || f.length > 3) throw new FamfsError('EINVAL', 'creat', `creat: bad --multi argument '${s}' (expected name,size[,seed])`);
+  return { path: f[0]!, size: parseSize(f[1]!, 'size'), seed: f[2] === undefined ? undefined : parseUint(f[2], 'seed') };
+}
+
+/** Fill a file with the seeded stream that `famfs verify -S` checks. */
+export function randomizeFile(fs: Famfs, file: FileNode, seed: number): void {
+  const rs = new RandomStream(seed);
+  // views are 64 MiB at most and run boundaries are chunk/extent aligned, so
+  // every piece but the last is a multiple of 4 bytes, as the stream requires
+  fs.forEachView(file, 0, file.size, (v) => {
+    rs.fill(v);
+    fs.dev.flush(v);
+  });
+}
+
+export const creatSpec: CommandSpec<CreatContext> = {
+  command: () =>
+    withInterleaveOptions(
+      new Command('creat')
+        .description('Create a file in famfs with its space allocated (logged); optionally fill it with seeded random data')
+        .argument('[filename]')
+        .option('-s, --size <size>', 'file size (k/m/g suffixes, 0x hex)')
+        .option('-m, --mode <octal>', 'file mode', '0644')
+        .option('-u, --uid <uid>', 'owner uid (default: yours)')
+        .option('-g, --gid <gid>', 'owner gid (default: yours)')
+        .option('-r, --randomize', 'fill the file with pseudo-random data from --seed')
+        .option('-S, --seed <n>', 'seed for --randomize (and for `famfs verify`)')
+        .option('-M, --multi <name,size[,seed]>', 'create several files (repeatable); a seed randomizes that file', collect, [])
+        .option('-t, --threadct <n>', 'accepted for compatibility (files are filled one after another)')
+        .option('-v, --verbose', 'say what was done'),
+    ),
+  context: (args, o) => {
+    const seed = o.seed === undefined ? undefined : parseUint(String(o.seed), 'seed');
+    if (seed !== undefined && o.randomize !== true) throw new FamfsError('EINVAL', 'creat', 'creat: Error seed (-S) without randomize (-r) argument');
+    const multi = (o.multi as string[]).map(parseMulti);
+    if (multi.length > 0 && seed !== undefined) throw new FamfsError('EINVAL', 'creat', 'creat: -S and --multi are incompatible');
+    const interleave = interleaveOf(o, 'creat');
+    if (multi.length === 0 && args[0] === undefined) throw new FamfsError('EINVAL', 'creat', 'creat: Must specify filename');
+    return {
+      path: args[0],
+      size: o.size === undefined ? undefined : parseSize(String(o.size), 'size'),
+      mode: parseMode(String(o.mode)) & ~process.umask(),
+      uid: o.uid === undefined ? undefined : parseUint(String(o.uid), 'uid'),
+      gid: o.gid === undefined ? undefined : parseUint(String(o.gid), 'gid'),
+      randomize: o.randomize === true,
+      seed,
+      interleave,
+      multi,
+      verbose: o.verbose === true,
+    };
+  },
+  run: (io: CliIo, g: GlobalOptions, c: CreatContext) =>
+    withFs(io, g, 'creat', true, (fs) => {
+      const opts = { mode: c.mode, uid: c.uid, gid: c.gid, interleave: c.interleave };
+      if (c.multi.length > 0) {
+        let errs = 0;
+        let created = 0;
+        const made: Array<{ file: FileNode; seed?: number }> = [];
+        fs.locked('creat', () => {
+          for (const m of c.multi) {
+            try {
+              const r = fs.createFile(m.path, m.size, opts);
+              if (r.created) created++;
+              made.push({ file: r.file, seed: m.seed });
+            } catch (e) {
+              if (!(e instanceof FamfsError)) throw e;
+              io.err(`famfs creat: ${e.message}\n`);
+              errs++;
+            }
+          }
+        });
+        io.out(`Create complete for ${created} of ${c.multi.length} files with ${errs} errs\n`);
+        if (errs > 0) return Math.min(errs, 127);
+        const toFill = made.filter((m) => m.seed !== undefined && m.seed !== 0);
+        for (const m of toFill) randomizeFile(fs, m.file, m.seed!);
+        io.out(`Randomize complete for ${toFill.length} of ${c.multi.length} files with 0 errs\n`);
+        return 0;
+      }
+      const path = c.path!;
+      if (c.size === undefined) {
+        // upstream: without -s an existing file is a no-op; a new one needs a size
+        const n = fs.namespace.lookup(path.replace(/^\/+/, ''));
+        if (n?.kind !== 'file') throw new FamfsError('EINVAL', 'creat', `creat: ${path}: a new file needs a size (-s)`);
+        c.size = n.size;
+      }
+      const r = fs.createFile(path, c.size, opts);
+      if (c.verbose && !r.created) io.out(`creat: re-create (${r.file.relpath}) is nop\n`);
+      if (c.randomize && c.seed !== undefined && c.seed !== 0) {
+        randomizeFile(fs, r.file, c.seed);
+        io.out(`randomized ${r.file.size} bytes: ${r.file.relpath}\n`);
+      }
+      return 0;
+    }),
+  exitCode: () => 1,
+};

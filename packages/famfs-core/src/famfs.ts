@@ -1,0 +1,358 @@
+import { Allocator, type InterleaveParams, type RandomInt, mathRandomInt } from './alloc/allocator.js';
+import { type Device, type OpenDeviceOptions, openDevice } from './device.js';
+import { FamfsError } from './errors.js';
+import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH } from './format/constants.js';
+import type { FmapRecord, LogEntryBody } from './format/log.js';
+import { type DeviceRun, fmapCapacity, forEachRun } from './fmap.js';
+import { appendLogEntry } from './log/writer.js';
+import { LogReplayer, type ReplayStats, extentsOf } from './log/replay.js';
+import { type DirNode, type FileNode, type FsNode, checkRelpath, parentOf } from './namespace.js';
+import { type FsGeometry, readGeometry } from './superblock-io.js';
+import type { Role } from './fsck.js';
+
+export interface FamfsOpenOptions extends OpenDeviceOptions {
+  /** this host's system UUID (decides master or client) */
+  systemUuid: string;
+  /** randomness for interleaved bucket order (tests) */
+  random?: RandomInt;
+}
+
+export interface CreateOptions {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  interleave?: InterleaveParams;
+}
+
+export interface MkdirOptions {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** create missing parents; an existing directory is not an error */
+  parents?: boolean;
+}
+
+/** Largest device view one I/O step maps (keeps views well under Node's 4 GiB limit). */
+const IO_STEP = 64 * 1024 * 1024;
+
+const defaultUid = (): number => process.getuid?.() ?? 0;
+const defaultGid = (): number => process.getgid?.() ?? 0;
+
+/**
+ * A famfs file system on a device, without any kernel: the programmatic API
+ * behind the CLI (and the FUSE server). Metadata changes are appended to the
+ * log under the device lock, on the master only; the namespace and the
+ * allocation bitmap are what a replay of the log says, nothing else.
+ */
+export class Famfs {
+  readonly sb: FsGeometry['sb'];
+  readonly role: Role;
+  private readonly log: Uint8Array;
+  private readonly replayer: LogReplayer;
+  private readonly allocator: Allocator;
+  /** depth of nested locked sections (the lock is taken at depth 0 → 1) */
+  private lockDepth = 0;
+
+  private constructor(
+    readonly dev: Device,
+    readonly systemUuid: string,
+    random: RandomInt,
+  ) {
+    const geo = readGeometry(dev);
+    this.sb = geo.sb;
+    this.log = geo.log;
+    this.role = systemUuid === geo.sb.systemUuid ? 'master' : 'client';
+    this.replayer = new LogReplayer(geo.sb, Math.min(dev.size, geo.sb.daxdev.size));
+    this.allocator = new Allocator(this.replayer.bitmap, random);
+    this.replayer.replay(this.log, dev);
+  }
+
+  /** Open a device or image file and replay its log. */
+  static open(path: string, opts: FamfsOpenOptions): Famfs {
+    const dev = openDevice(path, opts);
+    try {
+      return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt);
+    } catch (e) {
+      dev.close();
+      throw e;
+    }
+  }
+
+  /** Use an already open device (tests use a MemoryDevice). */
+  static fromDevice(dev: Device, opts: Omit<FamfsOpenOptions, keyof OpenDeviceOptions>): Famfs {
+    return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt);
+  }
+
+  close(): void {
+    this.dev.close();
+  }
+
+  get namespace() {
+    return this.replayer.namespace;
+  }
+
+  get bitmap() {
+    return this.replayer.bitmap;
+  }
+
+  /** Problems found by replay so far (bad entries, broken rules). */
+  get problems() {
+    return this.replayer.problems;
+  }
+
+  /** Entries replayed so far: the metadata version this view reflects. */
+  get logCursor(): number {
+    return this.replayer.cursor;
+  }
+
+  /** Replay entries appended since the last replay (by this or another host). */
+  refresh(): ReplayStats {
+    return this.replayer.replay(this.log, this.dev);
+  }
+
+  /** Entries in use / capacity of the log. */
+  logUsage(): { used: number; capacity: number } {
+    return { used: this.replayer.cursor, capacity: Math.floor((this.log.length - LH.SIZE) / LE.SIZE) };
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  /** The node at a path relative to the root ('' is the root). ENOENT if absent. */
+  stat(relpath: string): FsNode {
+    const p = normalize(relpath);
+    const n = this.namespace.lookup(p);
+    if (n === undefined) throw new FamfsError('ENOENT', 'stat', `${p || '/'}: no such file or directory`, p);
+    return n;
+  }
+
+  statFile(relpath: string): FileNode {
+    const n = this.stat(relpath);
+    if (n.kind !== 'file') throw new FamfsError('EISDIR', 'open', `${n.relpath}: is a directory`, n.relpath);
+    return n;
+  }
+
+  readdir(relpath: string): FsNode[] {
+    const n = this.stat(relpath);
+    if (n.kind !== 'dir') throw new FamfsError('ENOTDIR', 'readdir', `${n.relpath}: not a directory`, n.relpath);
+    return [...n.children.keys()].sort().map((k) => n.children.get(k)!);
+  }
+
+  // ---------------------------------------------------------------- mutations
+
+  /**
+   * Run `fn` holding the device lock with the namespace current. Nested calls
+   * share one lock (a batch of creates is one locked session, and the
+   * allocator's first-fit cursor persists across it).
+   */
+  locked<T>(op: string, fn: () => T): T {
+    if (this.role !== 'master') {
+      throw new FamfsError('EPERM', op, `${op}: this host is a client of this file system (system UUID ${this.systemUuid}); only the master (${this.sb.systemUuid}) may change it`);
+    }
+    if (!this.dev.writable) throw new FamfsError('EROFS', op, `${op}: ${this.dev.path} is open read-only`, this.dev.path);
+    if (this.lockDepth > 0) {
+      this.lockDepth++;
+      try {
+        return fn();
+      } finally {
+        this.lockDepth--;
+      }
+    }
+    this.dev.lock();
+    this.lockDepth = 1;
+    try {
+      this.refresh();
+      this.allocator.resetCursor();
+      return fn();
+    } finally {
+      this.lockDepth = 0;
+      this.dev.unlock();
+    }
+  }
+
+  /** Append an entry and replay it, so this view equals what every host replays. */
+  private commit(body: LogEntryBody, claimed?: FmapRecord): void {
+    try {
+      appendLogEntry(this.dev, this.log, body);
+    } finally {
+      // The allocator claimed the extents in the bitmap; replay claims them
+      // again from the entry itself, so release the provisional claim first.
+      if (claimed) for (const x of extentsOf(claimed)) this.bitmap.release(x.offset, x.len);
+    }
+    this.refresh();
+  }
+
+  /** Create a directory (logged). With `parents`, missing ancestors too, and an existing directory is fine. */
+  mkdir(relpath: string, opts: MkdirOptions = {}): DirNode {
+    const p = normalize(relpath);
+    checkRelpath(p, 'mkdir');
+    return this.locked('mkdir', () => {
+      const existing = this.namespace.lookup(p);
+      if (existing !== undefined) {
+        if (opts.parents && existing.kind === 'dir') return existing;
+        throw new FamfsError('EEXIST', 'mkdir', `mkdir: ${p}: file exists`, p);
+      }
+      const parent = this.namespace.lookup(parentOf(p));
+      if (parent === undefined) {
+        if (!opts.parents) throw new FamfsError('ENOENT', 'mkdir', `mkdir: ${p}: parent directory ${parentOf(p)} does not exist`, p);
+        this.mkdir(parentOf(p), opts);
+      } else if (parent.kind !== 'dir') {
+        throw new FamfsError('ENOTDIR', 'mkdir', `mkdir: ${p}: ${parentOf(p)} is not a directory`, p);
+      }
+      this.commit({
+        type: 'mkdir',
+        mkdir: { relpath: p, mode: (opts.mode ?? 0o755) & 0o7777, uid: opts.uid ?? defaultUid(), gid: opts.gid ?? defaultGid() },
+      });
+      return this.namespace.lookup(p) as DirNode;
+    });
+  }
+
+  /**
+   * Create a file of `size` bytes (allocated and logged). An existing file of
+   * the same size is returned as is (`created: false`): re-creating is how
+   * scripts restart. A different size, a directory in the way, size 0 fail.
+   */
+  createFile(relpath: string, size: number, opts: CreateOptions = {}): { file: FileNode; created: boolean } {
+    const p = normalize(relpath);
+    checkRelpath(p, 'creat');
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new FamfsError('EINVAL', 'creat', `creat: ${p}: invalid size ${size} (a famfs file has a fixed, non-zero size)`, p);
+    }
+    return this.locked('creat', () => {
+      const existing = this.namespace.lookup(p);
+      if (existing !== undefined) {
+        if (existing.kind !== 'file') throw new FamfsError('EISDIR', 'creat', `creat: ${p}: exists and is not a regular file`, p);
+        if (existing.size !== size) {
+          throw new FamfsError('EEXIST', 'creat', `creat: ${p}: exists with size ${existing.size}, not ${size}`, p);
+        }
+        return { file: existing, created: false };
+      }
+      const parent = this.namespace.lookup(parentOf(p));
+      if (parent === undefined) throw new FamfsError('ENOENT', 'creat', `creat: ${p}: parent directory ${parentOf(p) || '/'} does not exist`, p);
+      if (parent.kind !== 'dir') throw new FamfsError('ENOTDIR', 'creat', `creat: ${p}: ${parentOf(p)} is not a directory`, p);
+      const fmap = this.allocator.allocate(size, opts.interleave);
+      this.commit(
+        {
+          type: 'file',
+          file: {
+            relpath: p, size, flags: FileFlag.ALL_HOSTS_RW, mode: (opts.mode ?? 0o644) & 0o7777,
+            uid: opts.uid ?? defaultUid(), gid: opts.gid ?? defaultGid(), fmap,
+          },
+        },
+        fmap,
+      );
+      const file = this.namespace.lookup(p);
+      if (file?.kind !== 'file' || file.index !== this.replayer.cursor - 1) {
+        throw new FamfsError('EIO', 'creat', `creat: ${p}: the logged entry did not replay`, p);
+      }
+      return { file, created: true };
+    });
+  }
+
+  /**
+   * Log `dest` as a second file with `src`'s map (upstream's test-only
+   * clone). This cross-links memory on purpose; fsck reports it.
+   */
+  clone(srcPath: string, destPath: string): FileNode {
+    const src = this.statFile(srcPath);
+    const p = normalize(destPath);
+    checkRelpath(p, 'clone');
+    return this.locked('clone', () => {
+      if (this.namespace.lookup(p) !== undefined) throw new FamfsError('EEXIST', 'clone', `clone: ${p}: file exists`, p);
+      const parent = this.namespace.lookup(parentOf(p));
+      if (parent?.kind !== 'dir') throw new FamfsError('ENOENT', 'clone', `clone: ${p}: parent directory does not exist`, p);
+      this.commit({
+        type: 'file',
+        file: { relpath: p, size: src.size, flags: src.flags, mode: src.mode & 0o777, uid: src.uid, gid: src.gid, fmap: src.fmap },
+      });
+      return this.namespace.lookup(p) as FileNode;
+    });
+  }
+
+  // ---------------------------------------------------------------- data
+
+  /** Device runs of file bytes [offset, offset+length), clamped to the file size. */
+  runs(file: FileNode, offset = 0, length = file.size): DeviceRun[] {
+    const out: DeviceRun[] = [];
+    const n = clampLen(file, offset, length);
+    if (n > 0) forEachRun(file.fmap, offset, n, (r) => void out.push(r));
+    return out;
+  }
+
+  /**
+   * Call `fn` with zero-copy device views covering file bytes
+   * [offset, offset+length) (clamped to the file size), in file order, each
+   * at most 64 MiB. Returning false stops.
+   */
+  forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
+    const n = clampLen(file, offset, length);
+    if (n === 0) return;
+    if (file.fmap.type === 'simple' && fmapCapacity(file.fmap) < file.size) {
+      throw new FamfsError('EIO', 'read', `${file.relpath}: map is shorter than the file`, file.relpath);
+    }
+    let stop = false;
+    forEachRun(file.fmap, offset, n, (r) => {
+      for (let done = 0; done < r.len && !stop; ) {
+        const step = Math.min(IO_STEP, r.len - done);
+        if (fn(this.dev.view(r.offset + done, step), r.fileOffset + done) === false) stop = true;
+        done += step;
+      }
+      return !stop;
+    });
+  }
+
+  /** Copy file bytes [offset, offset+dst.length) into `dst`; returns the bytes read (short at EOF). */
+  readInto(file: FileNode, offset: number, dst: Uint8Array): number {
+    let got = 0;
+    this.forEachView(file, offset, dst.length, (v) => {
+      this.dev.invalidate(v);
+      dst.set(v, got);
+      got += v.length;
+    });
+    return got;
+  }
+
+  read(file: FileNode, offset = 0, length = file.size): Uint8Array {
+    const buf = new Uint8Array(clampLen(file, offset, length));
+    this.readInto(file, offset, buf);
+    return buf;
+  }
+
+  /**
+   * Write `src` at file `offset` and flush it to the device. A famfs file
+   * never grows: bytes past the file size are refused (EFBIG), nothing written.
+   */
+  write(file: FileNode, offset: number, src: Uint8Array): number {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + src.length > file.size) {
+      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write of ${src.length} bytes at ${offset} goes past the file size ${file.size}`, file.relpath);
+    }
+    if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
+    let put = 0;
+    this.forEachView(file, offset, src.length, (v) => {
+      v.set(src.subarray(put, put + v.length));
+      this.dev.flush(v);
+      put += v.length;
+    });
+    return put;
+  }
+
+  /** Write back the processor cache over a whole file (`famfs flush`). */
+  flushFile(file: FileNode): void {
+    this.forEachView(file, 0, file.size, (v) => this.dev.flush(v));
+  }
+
+  invalidateFile(file: FileNode): void {
+    this.forEachView(file, 0, file.size, (v) => this.dev.invalidate(v));
+  }
+}
+
+function clampLen(file: FileNode, offset: number, length: number): number {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new FamfsError('EINVAL', 'read', `${file.relpath}: invalid range offset ${offset} length ${length}`, file.relpath);
+  }
+  return Math.max(0, Math.min(length, file.size - offset));
+}
+
+/** Paths given to the API may carry a leading or trailing '/': the root is ''. */
+export function normalize(relpath: string): string {
+  return relpath.replace(/^\/+/, '').replace(/\/+$/, '');
+}

@@ -1,0 +1,83 @@
+import { FamfsError } from './errors.js';
+import type { FmapRecord } from './format/log.js';
+
+/**
+ * The one place that knows how a file offset maps to device memory. Every
+ * reader and writer (CLI cat/cp/verify, FUSE READ/WRITE, GET_FMAP, IOMAP,
+ * the DAX window) resolves through `resolveFmap` / `forEachRun`.
+ */
+
+/** A contiguous piece of a file on one device. */
+export interface DeviceRun {
+  devIndex: number;
+  /** device byte offset */
+  offset: number;
+  len: number;
+  /** file offset where this run starts */
+  fileOffset: number;
+}
+
+/** Bytes of the file's address space the map covers (>= the file size). */
+export function fmapCapacity(fmap: FmapRecord): number {
+  if (fmap.type === 'simple') return fmap.extents.reduce((n, x) => n + x.len, 0);
+  return fmap.extents.reduce((n, ie) => n + ie.nstrips * (ie.strips[0]?.len ?? 0), 0);
+}
+
+/**
+ * Call `fn` for each device run covering file bytes [offset, offset+length),
+ * in file order. Runs never cross an extent or an interleave chunk. The range
+ * must lie within the map (EINVAL otherwise — callers clamp to the file size).
+ * Returning false from `fn` stops the walk.
+ */
+export function forEachRun(fmap: FmapRecord, offset: number, length: number, fn: (run: DeviceRun) => boolean | void): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new FamfsError('EINVAL', 'fmap', `invalid range offset ${offset} length ${length}`);
+  }
+  if (length === 0) return;
+  const end = offset + length;
+  if (end > fmapCapacity(fmap)) {
+    throw new FamfsError('EINVAL', 'fmap', `range [${offset}, ${end}) lies past the end of the file's map`);
+  }
+  let pos = offset;
+  if (fmap.type === 'simple') {
+    let base = 0;
+    for (const x of fmap.extents) {
+      const xEnd = base + x.len;
+      if (pos < xEnd) {
+        const n = Math.min(xEnd, end) - pos;
+        if (fn({ devIndex: x.devIndex, offset: x.offset + (pos - base), len: n, fileOffset: pos }) === false) return;
+        pos += n;
+        if (pos >= end) return;
+      }
+      base = xEnd;
+    }
+    return;
+  }
+  let base = 0;
+  for (const ie of fmap.extents) {
+    const C = ie.chunkSize;
+    const N = ie.nstrips;
+    const ieLen = N * (ie.strips[0]?.len ?? 0);
+    while (pos < end && pos < base + ieLen) {
+      const x = pos - base;
+      const chunk = Math.floor(x / C);
+      const strip = ie.strips[chunk % N]!;
+      const stripe = Math.floor(chunk / N);
+      const within = x % C;
+      const n = Math.min(C - within, end - pos, base + ieLen - pos);
+      if (fn({ devIndex: strip.devIndex, offset: strip.offset + stripe * C + within, len: n, fileOffset: pos }) === false) return;
+      pos += n;
+    }
+    base += ieLen;
+    if (pos >= end) return;
+  }
+}
+
+/** The device runs covering [offset, offset+length) as an array. */
+export function resolveFmap(fmap: FmapRecord, offset: number, length: number): DeviceRun[] {
+  const runs: DeviceRun[] = [];
+  forEachRun(fmap, offset, length, (r) => {
+    runs.push(r);
+  });
+  return runs;
+}
