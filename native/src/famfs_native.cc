@@ -31,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -484,6 +485,25 @@ Napi::Value Umount2(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------
+// socketpair
+
+// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): a connected pair that
+// keeps message boundaries like /dev/fuse does (one message per read). The
+// FUSE server's test transport plays the kernel over one end.
+Napi::Value SocketpairSeqpacket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    ThrowErrno(env, errno, "socketpair", nullptr);
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, sv[0]));
+  out.Set(1u, Napi::Number::New(env, sv[1]));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
 // Diagnostics
 
 Napi::Value PageSize(const Napi::CallbackInfo& info) {
@@ -518,6 +538,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
+  exports.Set("socketpairSeqpacket", Napi::Function::New(env, SocketpairSeqpacket, "socketpairSeqpacket"));
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
   exports.Set("maxMapLength", Napi::Number::New(env, static_cast<double>(kMaxMapLength)));
   return exports;

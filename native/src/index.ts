@@ -78,6 +78,7 @@ interface Binding {
   deviceInfo(path: string): DeviceInfo;
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount2(target: string, flags: number): void;
+  socketpairSeqpacket(): [number, number];
   liveMappingCount(): number;
   maxMapLength: number;
 }
@@ -308,6 +309,15 @@ export function umount2(target: string, flags = 0): void {
   checkString('target', target);
   checkInteger('flags', flags, 0, 0x7fffffff);
   loadNative().umount2(target, flags);
+}
+
+/**
+ * A connected AF_UNIX SOCK_SEQPACKET pair (close-on-exec): each write is one
+ * message and each read returns one, as on /dev/fuse. Returns the two fds;
+ * the caller closes them.
+ */
+export function socketpairSeqpacket(): [number, number] {
+  return loadNative().socketpairSeqpacket();
 }
 
 /** Diagnostics: mappings made by mmap and neither unmapped nor collected yet. */

@@ -74,6 +74,8 @@ export function baseName(relpath: string): string {
 export class Namespace {
   readonly root: DirNode = { kind: 'dir', relpath: '', mode: 0o755, uid: 0, gid: 0, index: -1, children: new Map() };
   private readonly byPath = new Map<string, FsNode>([['', this.root]]);
+  /** nodes by the log index of the entry that made them (stable inode numbers) */
+  private readonly byLogIndex = new Map<number, FsNode>();
   files = 0;
   dirs = 0;
 
@@ -92,9 +94,15 @@ export class Namespace {
     if (parent === undefined || parent.kind !== 'dir') return 'no-parent';
     parent.children.set(baseName(node.relpath), node);
     this.byPath.set(node.relpath, node);
+    this.byLogIndex.set(node.index, node);
     if (node.kind === 'file') this.files++;
     else this.dirs++;
     return 'ok';
+  }
+
+  /** The node made by log entry `index`, if that entry made one. */
+  byIndex(index: number): FsNode | undefined {
+    return this.byLogIndex.get(index);
   }
 
   /** Every node, depth first, children in name order (the root excluded). */

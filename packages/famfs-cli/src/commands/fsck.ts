@@ -57,10 +57,11 @@ export const fsckSpec: CommandSpec<FsckContext> = {
   },
   context: (args, o) => {
     const device = args[0];
-    if (device === undefined && o.human !== true) throw new FamfsError('EINVAL', 'fsck', 'fsck: must specify a device or image file');
+    // upstream: "Must specify at least one dax device", a usage error (exit 1)
+    if (device === undefined && o.human !== true) throw new FamfsError('EINVAL', 'usage', 'fsck: must specify a device or image file');
     return { device, human: o.human === true, verbose: o.verbose === true, json: o.json === true };
   },
   run: (io, g, c) => runFsck(io, g, c, helpText),
   exitCode: (e) =>
-    e.op === 'superblock' || e.op === 'log' || e.op === 'parse' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
+    e.op === 'superblock' || e.op === 'log' || e.op === 'parse' || e.op === 'usage' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
 };

@@ -65,6 +65,15 @@ export class StructReader {
     return Number(v);
   }
 
+  /**
+   * A u64 as a number, NaN when past 2^53: for decoding possibly corrupt
+   * structs that must still be reported rather than rejected mid-decode.
+   */
+  u64OrNaN(field: string, off: number): number {
+    const v = this.u64big(field, off);
+    return v > MAX_SAFE ? Number.NaN : Number(v);
+  }
+
   u64big(field: string, off: number): bigint {
     this.check(field, off, 8);
     return this.view.getBigUint64(off, true);

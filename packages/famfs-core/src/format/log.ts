@@ -38,10 +38,8 @@ export function encodeLogHeader(h: Omit<LogHeader, 'crc'>): Uint8Array {
 
 export function decodeLogHeader(bytes: Uint8Array, base = 0): LogHeader {
   const r = new StructReader(bytes, 'log_header', base, LH.SIZE);
-  const num = (field: string, off: number): number => {
-    const v = r.u64big(field, off);
-    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(v);
-  };
+  // A corrupt struct may hold values past 2^53: decode them as NaN so it can be reported.
+  const num = (field: string, off: number): number => r.u64OrNaN(field, off);
   return {
     magic: r.u64big('famfs_log_magic', LH.MAGIC),
     len: num('famfs_log_len', LH.LEN),

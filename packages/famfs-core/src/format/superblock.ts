@@ -69,12 +69,8 @@ export function encodeSuperblock(sb: SuperblockFields): Uint8Array {
  */
 export function decodeSuperblock(bytes: Uint8Array): Superblock {
   const r = new StructReader(bytes, 'superblock', 0, SB.SIZE);
-  // Sizes are read as bigint first: a corrupt superblock may hold values past
-  // 2^53 and must still decode so that it can be reported.
-  const num = (field: string, off: number): number => {
-    const v = r.u64big(field, off);
-    return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(v);
-  };
+  // A corrupt struct may hold values past 2^53: decode them as NaN so it can be reported.
+  const num = (field: string, off: number): number => r.u64OrNaN(field, off);
   return {
     magic: r.u64big('ts_magic', SB.MAGIC),
     version: num('ts_version', SB.VERSION),

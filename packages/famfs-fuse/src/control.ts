@@ -1,0 +1,224 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Errno, type ErrnoName, FamfsError } from '@famfs/core';
+import protobuf from 'protobufjs';
+
+/**
+ * The mount daemon's control socket: a root-only unix socket speaking the
+ * protobuf schema in famfs-control.proto, one request per connection.
+ */
+
+// This module runs as src/control.ts (tests) and dist/control.js: the schema
+// is one level up in both cases.
+const PROTO_PATH = fileURLToPath(new URL('../famfs-control.proto', import.meta.url));
+
+export interface StatusInfo {
+  pid: number;
+  device: string;
+  mountpoint: string;
+  role: string;
+  systemUuid: string;
+  fsUuid: string;
+  logEntries: number;
+  logCapacity: number;
+  files: number;
+  directories: number;
+  requests: number;
+  requestErrors: number;
+  bytesRead: number;
+  bytesWritten: number;
+  rssBytes: number;
+  inodesRemembered: number;
+  protocolProfile: string;
+  daxFmap: boolean;
+  cache: string;
+  logLevel: string;
+}
+
+export interface RefreshInfo {
+  entries: number;
+  files: number;
+  directories: number;
+  problems: number;
+}
+
+export interface FileInfo {
+  path: string;
+  size: number;
+  created: boolean;
+  fmapJson?: string;
+}
+
+export interface CreateFileRequest {
+  path: string;
+  size: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  nstrips?: number;
+  nbuckets?: number;
+  chunkSize?: number;
+}
+
+export interface MkdirRequest {
+  path: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  parents?: boolean;
+}
+
+export type ControlRequest =
+  | { status: Record<string, never> }
+  | { refresh: Record<string, never> }
+  | { createFile: CreateFileRequest }
+  | { mkdir: MkdirRequest }
+  | { flush: { path: string; invalidate?: boolean } }
+  | { setLogLevel: { level: string } }
+  | { getMap: { path: string } };
+
+export interface ControlResponse {
+  errno: number;
+  error: string;
+  status?: StatusInfo;
+  refresh?: RefreshInfo;
+  file?: FileInfo;
+}
+
+/** What the daemon does for each request; a thrown FamfsError becomes an errno response. */
+export interface ControlHandlers {
+  status(): StatusInfo;
+  refresh(): RefreshInfo;
+  createFile(r: CreateFileRequest): FileInfo;
+  mkdir(r: MkdirRequest): void;
+  flush(r: { path: string; invalidate?: boolean }): void;
+  setLogLevel(level: string): void;
+  getMap(path: string): FileInfo;
+}
+
+interface Schema {
+  Request: protobuf.Type;
+  Response: protobuf.Type;
+}
+
+let schema: Schema | undefined;
+function loadSchema(): Schema {
+  if (schema) return schema;
+  const root = protobuf.loadSync(PROTO_PATH);
+  schema = { Request: root.lookupType('famfs.control.Request'), Response: root.lookupType('famfs.control.Response') };
+  return schema;
+}
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, defaults: true, oneofs: true };
+
+/** Largest request accepted (a request is a few hundred bytes). */
+const MAX_REQUEST = 64 * 1024;
+
+function respond(s: Schema, r: ControlResponse): Uint8Array {
+  return s.Response.encodeDelimited(s.Response.fromObject(r)).finish();
+}
+
+function handle(h: ControlHandlers, req: Record<string, unknown>): ControlResponse {
+  const ok: ControlResponse = { errno: 0, error: '' };
+  switch (req.op) {
+    case 'status':
+      return { ...ok, status: h.status() };
+    case 'refresh':
+      return { ...ok, refresh: h.refresh() };
+    case 'createFile':
+      return { ...ok, file: h.createFile(req.createFile as CreateFileRequest) };
+    case 'mkdir':
+      h.mkdir(req.mkdir as MkdirRequest);
+      return ok;
+    case 'flush':
+      h.flush(req.flush as { path: string; invalidate?: boolean });
+      return ok;
+    case 'setLogLevel':
+      h.setLogLevel((req.setLogLevel as { level: string }).level);
+      return ok;
+    case 'getMap':
+      return { ...ok, file: h.getMap((req.getMap as { path: string }).path) };
+    default:
+      throw new FamfsError('EINVAL', 'control', 'control: empty or unknown request');
+  }
+}
+
+/**
+ * Listen on `path` (replacing a stale socket), readable and writable by root
+ * only. Each connection carries one request and gets one response.
+ */
+export function startControlServer(path: string, handlers: ControlHandlers, onError: (e: unknown) => void = () => {}): Promise<net.Server> {
+  const s = loadSchema();
+  fs.rmSync(path, { force: true });
+  const server = net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('error', () => sock.destroy());
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length > MAX_REQUEST) return void sock.destroy();
+      let req: Record<string, unknown>;
+      try {
+        req = s.Request.toObject(s.Request.decodeDelimited(buf), TO_OBJECT);
+      } catch (e) {
+        if (e instanceof RangeError) return; // incomplete: wait for more bytes
+        return void sock.end(respond(s, { errno: Errno.EINVAL, error: `control: malformed request: ${(e as Error).message}` }));
+      }
+      let res: ControlResponse;
+      try {
+        res = handle(handlers, req);
+      } catch (e) {
+        if (e instanceof FamfsError) res = { errno: e.errno, error: e.message };
+        else {
+          onError(e);
+          res = { errno: Errno.EIO, error: `control: internal error: ${(e as Error).message}` };
+        }
+      }
+      sock.end(respond(s, res));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    // umask for the bind so the socket is never world-accessible, even briefly
+    const old = process.umask(0o177);
+    server.listen(path, () => {
+      process.umask(old);
+      fs.chmodSync(path, 0o600);
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Send one request to a daemon's control socket. A daemon-side failure is thrown as a FamfsError. */
+export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30_000): Promise<ControlResponse> {
+  const s = loadSchema();
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection(path);
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new FamfsError('EIO', 'control', `control: no answer from the famfs daemon (${path})`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.write(s.Request.encodeDelimited(s.Request.fromObject(req)).finish()));
+    sock.on('data', (c) => {
+      buf = Buffer.concat([buf, c]);
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new FamfsError('ENOTCONN', 'control', `control: cannot reach the famfs daemon at ${path}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      try {
+        const res = s.Response.toObject(s.Response.decodeDelimited(buf), TO_OBJECT) as ControlResponse;
+        if (res.errno !== 0) {
+          const name = (Object.keys(Errno) as ErrnoName[]).find((k) => Errno[k] === res.errno) ?? 'EIO';
+          reject(new FamfsError(name, 'control', res.error));
+        } else resolve(res);
+      } catch (e) {
+        reject(new FamfsError('EIO', 'control', `control: malformed response: ${(e as Error).message}`));
+      }
+    });
+  });
+}

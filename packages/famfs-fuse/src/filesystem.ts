@@ -1,0 +1,338 @@
+import {
+  type DirNode, type Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, LOG_OFFSET, SUPERBLOCK_SIZE,
+  baseName, forEachRun, parentOf,
+} from '@famfs/core';
+
+/**
+ * The famfs file system as FUSE serves it: inodes for the replayed namespace
+ * plus `.meta/.superblock` and `.meta/.log`. This layer knows meaning, not
+ * bytes: it never sees a request header or a `unique`, and reports failures
+ * as FamfsErrors (the dispatcher turns them into -errno replies).
+ */
+
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+const BLOCK = 512;
+
+/** What GETATTR/LOOKUP return about an inode. */
+export interface Attr {
+  ino: bigint;
+  size: number;
+  blocks: number;
+  /** seconds; famfs stores no times: every inode reports the mount time */
+  time: number;
+  /** S_IF* type and permission bits */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  blksize: number;
+}
+
+export type CacheMode = 'none' | 'auto' | 'always';
+
+export interface FsOptions {
+  cache: CacheMode;
+  /** attribute and entry validity in seconds (default by cache mode) */
+  timeout?: number;
+}
+
+/** A file's map as GET_FMAP describes it. */
+export interface FmapReply {
+  fileType: 'reg' | 'superblock' | 'log';
+  size: number;
+  fmap: FmapRecord;
+}
+
+type MetaKind = 'meta-dir' | 'superblock' | 'log';
+
+/** An inode: a namespace node, or one of the meta inodes. */
+type Inode =
+  | { kind: 'node'; node: FsNode }
+  | { kind: MetaKind };
+
+export const ROOT_ID = 1n;
+const META_DIR_ID = 2n;
+const META_SB_ID = 3n;
+const META_LOG_ID = 4n;
+/** Namespace inodes are numbered by their log entry: stable across restarts and hosts. */
+const FIRST_NODE_ID = 16n;
+
+export const META_DIR = '.meta';
+
+export interface DirEntry {
+  name: string;
+  ino: bigint;
+  /** DT_* type for readdir */
+  type: 'dir' | 'file';
+}
+
+export class FamfsFuseFs {
+  private readonly lookups = new Map<bigint, number>();
+  private readonly mountTime = Math.floor(Date.now() / 1000);
+  readonly timeout: number;
+
+  constructor(
+    readonly famfs: Famfs,
+    readonly opts: FsOptions,
+  ) {
+    this.timeout = opts.timeout ?? (opts.cache === 'none' ? 0 : opts.cache === 'always' ? 86400 : 1);
+  }
+
+  get isClient(): boolean {
+    return this.famfs.role !== 'master';
+  }
+
+  // ---------------------------------------------------------------- inodes
+
+  idOf(node: FsNode): bigint {
+    return node.kind === 'dir' && node.index < 0 ? ROOT_ID : FIRST_NODE_ID + BigInt(node.index);
+  }
+
+  /** The inode behind a kernel nodeid; ENOENT for one we never handed out. */
+  private inode(id: bigint): Inode {
+    if (id === ROOT_ID) return { kind: 'node', node: this.famfs.namespace.root };
+    if (id === META_DIR_ID) return { kind: 'meta-dir' };
+    if (id === META_SB_ID) return { kind: 'superblock' };
+    if (id === META_LOG_ID) return { kind: 'log' };
+    if (id >= FIRST_NODE_ID) {
+      const node = this.famfs.namespace.byIndex(Number(id - FIRST_NODE_ID));
+      if (node !== undefined) return { kind: 'node', node };
+    }
+    throw new FamfsError('ENOENT', 'inode', `unknown nodeid ${id}`);
+  }
+
+  private dirOf(id: bigint): DirNode {
+    const i = this.inode(id);
+    if (i.kind === 'node' && i.node.kind === 'dir') return i.node;
+    throw new FamfsError('ENOTDIR', 'lookup', `nodeid ${id} is not a directory`);
+  }
+
+  fileOf(id: bigint): FileNode {
+    const i = this.inode(id);
+    if (i.kind === 'node' && i.node.kind === 'file') return i.node;
+    if (i.kind === 'superblock' || i.kind === 'log') return this.metaFile(i.kind);
+    throw new FamfsError('EISDIR', 'open', `nodeid ${id} is not a regular file`);
+  }
+
+  /** The meta files as FileNodes mapped onto the superblock and log regions. */
+  private metaFile(kind: 'superblock' | 'log'): FileNode {
+    const sb = this.famfs.sb;
+    const [offset, len] = kind === 'superblock' ? [0, SUPERBLOCK_SIZE] : [LOG_OFFSET, sb.logLen];
+    return {
+      kind: 'file', relpath: `${META_DIR}/.${kind}`, size: len, flags: 0, uid: 0, gid: 0, index: -1,
+      // upstream: .superblock is read-only everywhere, .log writable on the master only
+      mode: kind === 'log' && !this.isClient ? 0o644 : 0o444,
+      fmap: { type: 'simple', extents: [{ devIndex: 0, offset, len }] },
+    };
+  }
+
+  isMeta(id: bigint): boolean {
+    return id === META_SB_ID || id === META_LOG_ID || id === META_DIR_ID;
+  }
+
+  /** Count a lookup the kernel now holds (released by FORGET). */
+  private remember(id: bigint): void {
+    if (id === ROOT_ID) return;
+    this.lookups.set(id, (this.lookups.get(id) ?? 0) + 1);
+  }
+
+  forget(id: bigint, nlookup: number): void {
+    const n = (this.lookups.get(id) ?? 0) - nlookup;
+    if (n > 0) this.lookups.set(id, n);
+    else this.lookups.delete(id);
+  }
+
+  /** Inodes the kernel holds references to (for stats and leak tests). */
+  get rememberedInodes(): number {
+    return this.lookups.size;
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  getattr(id: bigint): Attr {
+    const i = this.inode(id);
+    if (i.kind === 'meta-dir') return this.attr(META_DIR_ID, S_IFDIR | 0o755, 0, 0, 0, 2);
+    if (i.kind === 'superblock' || i.kind === 'log') {
+      const f = this.metaFile(i.kind);
+      return this.attr(id, S_IFREG | f.mode, f.size, 0, 0, 1);
+    }
+    if (i.kind !== 'node') throw new FamfsError('ENOENT', 'getattr', `unknown nodeid ${id}`);
+    return this.nodeAttr(i.node);
+  }
+
+  private nodeAttr(n: FsNode): Attr {
+    if (n.kind === 'dir') {
+      let subdirs = 0;
+      for (const c of n.children.values()) if (c.kind === 'dir') subdirs++;
+      if (n.index < 0) subdirs++; // .meta
+      return this.attr(this.idOf(n), S_IFDIR | n.mode, 0, n.uid, n.gid, 2 + subdirs);
+    }
+    // A client may not write: its view of every file is read-only (upstream logplay does the same).
+    const mode = this.isClient ? n.mode & ~0o222 : n.mode;
+    return this.attr(this.idOf(n), S_IFREG | mode, n.size, n.uid, n.gid, 1);
+  }
+
+  private attr(ino: bigint, mode: number, size: number, uid: number, gid: number, nlink: number): Attr {
+    return {
+      ino, size, blocks: Math.ceil(size / BLOCK), time: this.mountTime, mode, nlink, uid, gid,
+      blksize: this.famfs.sb.allocUnit,
+    };
+  }
+
+  // ---------------------------------------------------------------- namespace
+
+  /** LOOKUP: the child `name` of directory `parent`; counts a lookup. */
+  lookup(parent: bigint, name: string): Attr {
+    let attr: Attr;
+    if (parent === ROOT_ID && name === META_DIR) attr = this.getattr(META_DIR_ID);
+    else if (parent === META_DIR_ID) {
+      if (name === '.superblock') attr = this.getattr(META_SB_ID);
+      else if (name === '.log') attr = this.getattr(META_LOG_ID);
+      else throw new FamfsError('ENOENT', 'lookup', `${META_DIR}/${name}: no such file`);
+    } else {
+      const dir = this.dirOf(parent);
+      let child = dir.children.get(name);
+      if (child === undefined && this.refreshIfStale().entries > 0) child = dir.children.get(name);
+      if (child === undefined) throw new FamfsError('ENOENT', 'lookup', `${dir.relpath}/${name}: no such file or directory`);
+      attr = this.nodeAttr(child);
+    }
+    this.remember(attr.ino);
+    return attr;
+  }
+
+  /**
+   * READDIR: the entries of a directory from `offset` (an index into the
+   * listing, `.` and `..` included). Offsets stay valid while the directory
+   * only grows (names are listed in log order, appended at the end).
+   */
+  readdir(id: bigint): DirEntry[] {
+    if (id === META_DIR_ID) {
+      return [
+        { name: '.', ino: META_DIR_ID, type: 'dir' },
+        { name: '..', ino: ROOT_ID, type: 'dir' },
+        { name: '.superblock', ino: META_SB_ID, type: 'file' },
+        { name: '.log', ino: META_LOG_ID, type: 'file' },
+      ];
+    }
+    const dir = this.dirOf(id);
+    if (dir.index < 0) this.refreshIfStale();
+    const parentId = dir.index < 0 ? ROOT_ID : this.idOf(this.famfs.namespace.lookup(parentOf(dir.relpath))!);
+    const out: DirEntry[] = [
+      { name: '.', ino: id, type: 'dir' },
+      { name: '..', ino: parentId, type: 'dir' },
+    ];
+    if (dir.index < 0) out.push({ name: META_DIR, ino: META_DIR_ID, type: 'dir' });
+    for (const [name, c] of dir.children) out.push({ name, ino: this.idOf(c), type: c.kind === 'dir' ? 'dir' : 'file' });
+    return out;
+  }
+
+  /** READDIRPLUS counts a lookup for every entry but `.` and `..`. */
+  readdirplusAttr(e: DirEntry): Attr {
+    const a = this.getattr(e.ino);
+    if (e.name !== '.' && e.name !== '..') this.remember(e.ino);
+    return a;
+  }
+
+  /** MKDIR through the mount: logged like `famfs mkdir` (master only). */
+  mkdir(parent: bigint, name: string, mode: number, uid: number, gid: number): Attr {
+    if (parent === META_DIR_ID || (parent === ROOT_ID && name === META_DIR)) {
+      throw new FamfsError('EPERM', 'mkdir', `${META_DIR} is reserved`);
+    }
+    if (this.isClient) throw new FamfsError('EROFS', 'mkdir', 'this host is a famfs client: metadata is read-only');
+    const dir = this.dirOf(parent);
+    const rel = dir.relpath === '' ? name : `${dir.relpath}/${name}`;
+    const d = this.famfs.mkdir(rel, { mode: mode & 0o7777, uid, gid });
+    const attr = this.nodeAttr(d);
+    this.remember(attr.ino);
+    return attr;
+  }
+
+  // ---------------------------------------------------------------- data
+
+  /**
+   * READ: zero-copy views of the device covering [offset, offset+size) of the
+   * file, clamped to its size (empty at or past EOF).
+   */
+  read(id: bigint, offset: number, size: number): Uint8Array[] {
+    const file = this.fileOf(id);
+    const n = Math.max(0, Math.min(size, file.size - offset));
+    const views: Uint8Array[] = [];
+    if (n === 0) return views;
+    const dev = this.famfs.dev;
+    forEachRun(file.fmap, offset, n, (r) => {
+      const v = dev.view(r.offset, r.len);
+      dev.invalidate(v);
+      views.push(v);
+    });
+    return views;
+  }
+
+  /** WRITE: inside the file's allocation only; a famfs file never grows. */
+  write(id: bigint, offset: number, data: Uint8Array): number {
+    if (this.isMeta(id)) throw new FamfsError('EPERM', 'write', 'the famfs meta files are not writable through the mount');
+    if (this.isClient) throw new FamfsError('EROFS', 'write', 'this host is a famfs client: files are read-only');
+    const file = this.fileOf(id);
+    if (offset >= file.size && data.length > 0) {
+      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write at ${offset} is past the file size ${file.size} (famfs files never grow)`);
+    }
+    const n = Math.min(data.length, file.size - offset);
+    if (n === 0) return 0;
+    const dev = this.famfs.dev;
+    let put = 0;
+    forEachRun(file.fmap, offset, n, (r) => {
+      const v = dev.view(r.offset, r.len);
+      v.set(data.subarray(put, put + r.len));
+      dev.flush(v);
+      put += r.len;
+    });
+    return put;
+  }
+
+  /** GET_FMAP: the map the kernel maps the file with. */
+  getFmap(id: bigint): FmapReply {
+    const i = this.inode(id);
+    if (i.kind === 'superblock' || i.kind === 'log') {
+      const f = this.metaFile(i.kind);
+      return { fileType: i.kind, size: f.size, fmap: f.fmap };
+    }
+    const f = this.fileOf(id);
+    return { fileType: 'reg', size: f.size, fmap: f.fmap };
+  }
+
+  // ---------------------------------------------------------------- file system
+
+  statfs(): { blocks: number; bfree: number; bavail: number; files: number; ffree: number; bsize: number; namelen: number; frsize: number } {
+    const bm = this.famfs.bitmap;
+    const bsize = 4096;
+    const log = this.famfs.logUsage();
+    return {
+      blocks: Math.floor(bm.capacity / bsize),
+      bfree: Math.floor(bm.freeBytes / bsize),
+      bavail: Math.floor(bm.freeBytes / bsize),
+      files: log.capacity,
+      ffree: log.capacity - log.used,
+      bsize,
+      namelen: 79,
+      frsize: bsize,
+    };
+  }
+
+  /**
+   * Replay log entries another host (or the CLI) appended since the last
+   * look. Returns what changed, so the caller can invalidate kernel caches.
+   */
+  refreshIfStale(): { entries: number; changed: Array<{ parent: bigint; name: string }> } {
+    const before = this.famfs.logCursor;
+    const stats = this.famfs.refresh();
+    const changed: Array<{ parent: bigint; name: string }> = [];
+    if (stats.entries === 0) return { entries: 0, changed };
+    for (let i = before; i < this.famfs.logCursor; i++) {
+      const n = this.famfs.namespace.byIndex(i);
+      if (n === undefined) continue;
+      const p = this.famfs.namespace.lookup(parentOf(n.relpath));
+      if (p !== undefined) changed.push({ parent: this.idOf(p), name: baseName(n.relpath) });
+    }
+    return { entries: stats.entries, changed };
+  }
+}
