@@ -1,7 +1,8 @@
 import type { Device } from './device.js';
 import { FamfsError } from './errors.js';
+import { encodeCString } from './format/codec.js';
 import {
-  DEFAULT_LOG_LEN, LOG_OFFSET, MIN_LOG_LEN, ALLOC_UNIT, SB_MAGIC, SuperblockLayout as SBC,
+  DEFAULT_LOG_LEN, DEVNAME_FIELD_LEN, LOG_OFFSET, MIN_LOG_LEN, ALLOC_UNIT, SB_MAGIC, SuperblockLayout as SBC,
 } from './format/constants.js';
 import { encodeLogHeader, newLogHeader } from './format/log.js';
 import { isPowerOfTwo } from './format/math.js';
@@ -62,6 +63,12 @@ export function mkfs(dev: Device, opts: MkfsOptions): void {
   if (dev.size < need) {
     throw new FamfsError('ENOSPC', 'mkfs', `${dev.path}: device of ${dev.size} bytes is too small: need at least ${need} (superblock + ${logLen}-byte log + one 2 MiB allocation unit)`, dev.path);
   }
+  const devicePath = opts.devicePath ?? dev.path;
+  if (encodeCString(devicePath, DEVNAME_FIELD_LEN) === undefined) {
+    // The superblock's dd_daxdev field holds 63 bytes and a NUL: refuse before
+    // anything is written rather than fail half way (or store a cut path).
+    throw new FamfsError('ENAMETOOLONG', 'mkfs', `device path '${devicePath}' is longer than ${DEVNAME_FIELD_LEN - 1} bytes (the superblock's device name field); use a shorter path`, devicePath);
+  }
   const existing = existingSuperblock(dev);
   if (existing.state !== 'blank' && !opts.force) {
     const what = existing.state === 'famfs'
@@ -78,7 +85,7 @@ export function mkfs(dev: Device, opts: MkfsOptions): void {
     systemUuid: opts.systemUuid,
     // Upstream leaves the flags and the daxdev UUID zero; so do we, byte for byte.
     flags: 0,
-    daxdev: { size: dev.size, uuid: NIL_UUID, path: opts.devicePath ?? dev.path },
+    daxdev: { size: dev.size, uuid: NIL_UUID, path: devicePath },
   });
 
   // Invalidate the old superblock first: between here and the last step the

@@ -29,6 +29,10 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext, help: () 
   try {
     const report = fsck(dev, systemUuid);
     for (const p of report.badEntries) io.err(`famfs fsck: bad log ${p.message}\n`);
+    // every other error too (a device smaller than recorded, collisions): a
+    // non-zero exit always comes with a reason on stderr
+    const entryMessages = new Set(report.badEntries.map((p) => p.message));
+    for (const m of report.errors) if (!entryMessages.has(m)) io.err(`famfs fsck: ${m}\n`);
     io.out(ctx.json ? reportJson(report) : formatReport(report, { human: ctx.human, verbose: ctx.verbose }));
     const problems = report.collisions + report.badEntries.length;
     if (problems > 0) return Math.min(problems, 127);

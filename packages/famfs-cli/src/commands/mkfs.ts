@@ -45,7 +45,18 @@ export function runMkfs(io: CliIo, ctx: MkfsContext): number {
   // Everything that can be checked without touching the device is checked first.
   checkLogLen(ctx.logLen);
   const systemUuid = systemUuidOf(io, ctx.global);
-  if (ctx.createSize !== undefined) createImage(ctx.device, ctx.createSize, ctx.logLen);
+  if (ctx.createSize === undefined) return mkfsOn(io, ctx, systemUuid);
+  createImage(ctx.device, ctx.createSize, ctx.logLen);
+  try {
+    return mkfsOn(io, ctx, systemUuid);
+  } catch (e) {
+    // a refused mkfs leaves no image behind that it created itself
+    fs.rmSync(ctx.device, { force: true });
+    throw e;
+  }
+}
+
+function mkfsOn(io: CliIo, ctx: MkfsContext, systemUuid: string): number {
   const dev = openDevice(ctx.device, { writable: true });
   try {
     if (ctx.kill && ctx.force) {
