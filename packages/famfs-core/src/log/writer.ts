@@ -24,17 +24,21 @@ export function appendLogEntry(dev: Device, log: Uint8Array, body: LogEntryBody)
   if (h.nextIndex > h.lastIndex) {
     throw new FamfsError('ENOSPC', 'log', `${dev.path}: the famfs log is full (${h.lastIndex + 1} entries)`, dev.path);
   }
-  if (h.nextSeqnum !== h.nextIndex) {
+  // The header is bumped with two stores (next_seqnum, then next_index): a
+  // crash between them leaves next_seqnum one ahead. That is a torn append of
+  // an entry nobody references, not corruption; the entry's seqnum must equal
+  // its index either way, so write seqnum = index and heal the header.
+  if (h.nextSeqnum !== h.nextIndex && h.nextSeqnum !== h.nextIndex + 1) {
     throw new FamfsError('EUCLEAN', 'log', `${dev.path}: log header next_seqnum ${h.nextSeqnum} differs from next_index ${h.nextIndex}`, dev.path);
   }
   const index = h.nextIndex;
-  const bytes = encodeLogEntry({ ...body, seqnum: h.nextSeqnum } as Parameters<typeof encodeLogEntry>[0]);
+  const bytes = encodeLogEntry({ ...body, seqnum: index } as Parameters<typeof encodeLogEntry>[0]);
   const at = logEntryOffset(index);
   const slot = log.subarray(at, at + LE.SIZE);
   slot.set(bytes);
   dev.flush(slot);
   const dv = new DataView(log.buffer, log.byteOffset, LH.SIZE);
-  dv.setBigUint64(LH.NEXT_SEQNUM, BigInt(h.nextSeqnum + 1), true);
+  dv.setBigUint64(LH.NEXT_SEQNUM, BigInt(index + 1), true);
   dv.setBigUint64(LH.NEXT_INDEX, BigInt(index + 1), true);
   dev.flush(head);
   return index;
