@@ -132,7 +132,7 @@ export class FamfsFuseFs {
   }
 
   /** Count a lookup the kernel now holds (released by FORGET). */
-  private remember(id: bigint): void {
+  rememberLookup(id: bigint): void {
     if (id === ROOT_ID) return;
     this.lookups.set(id, (this.lookups.get(id) ?? 0) + 1);
   }
@@ -197,7 +197,7 @@ export class FamfsFuseFs {
       if (child === undefined) throw new FamfsError('ENOENT', 'lookup', `${dir.relpath}/${name}: no such file or directory`);
       attr = this.nodeAttr(child);
     }
-    this.remember(attr.ino);
+    this.rememberLookup(attr.ino);
     return attr;
   }
 
@@ -227,13 +227,6 @@ export class FamfsFuseFs {
     return out;
   }
 
-  /** READDIRPLUS counts a lookup for every entry but `.` and `..`. */
-  readdirplusAttr(e: DirEntry): Attr {
-    const a = this.getattr(e.ino);
-    if (e.name !== '.' && e.name !== '..') this.remember(e.ino);
-    return a;
-  }
-
   /** MKDIR through the mount: logged like `famfs mkdir` (master only). */
   mkdir(parent: bigint, name: string, mode: number, uid: number, gid: number): Attr {
     if (parent === META_DIR_ID || (parent === ROOT_ID && name === META_DIR)) {
@@ -244,7 +237,7 @@ export class FamfsFuseFs {
     const rel = dir.relpath === '' ? name : `${dir.relpath}/${name}`;
     const d = this.famfs.mkdir(rel, { mode: mode & 0o7777, uid, gid });
     const attr = this.nodeAttr(d);
-    this.remember(attr.ino);
+    this.rememberLookup(attr.ino);
     return attr;
   }
 

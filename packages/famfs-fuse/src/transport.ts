@@ -18,6 +18,8 @@ export interface Transport {
    * it (ENOENT: the request was interrupted) — not an error.
    */
   write(parts: readonly Uint8Array[]): boolean;
+  /** Write one message without blocking the event loop (notifications). */
+  writeAsync(bytes: Uint8Array): Promise<void>;
   close(): void;
 }
 
@@ -62,6 +64,13 @@ class FdTransport implements Transport {
       if (code === 'ENODEV' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'EBADF') return false;
       throw e;
     }
+  }
+
+  writeAsync(bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return resolve();
+      fs.write(this.fd, bytes, 0, bytes.length, null, (err) => (err ? reject(err) : resolve()));
+    });
   }
 
   close(): void {

@@ -1,0 +1,85 @@
+import { FamfsError } from '@famfs/core';
+import { mountFamfs, umountFamfs } from '@famfs/fuse';
+import { Command } from 'commander';
+import { systemUuidOf } from '../context.js';
+import type { CommandSpec } from './spec.js';
+
+export interface MountContext {
+  device: string;
+  mountpoint: string;
+  cache: 'none' | 'auto' | 'always';
+  profile: 'kernel-v10' | 'libfuse-famfs';
+  timeout?: number;
+  debug: boolean;
+  verbose: boolean;
+}
+
+/** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
+function parseMountOptions(list: string[]): Pick<MountContext, 'cache' | 'profile' | 'timeout'> {
+  const out: Pick<MountContext, 'cache' | 'profile' | 'timeout'> = { cache: 'auto', profile: 'kernel-v10' };
+  for (const opt of list.flatMap((s) => s.split(',')).filter((s) => s !== '')) {
+    const [k, v] = opt.split('=', 2) as [string, string | undefined];
+    if (k === 'cache' && (v === 'none' || v === 'auto' || v === 'always')) out.cache = v;
+    else if (k === 'famfs_profile' && (v === 'kernel-v10' || v === 'libfuse-famfs')) out.profile = v;
+    else if (k === 'timeout' && v !== undefined && /^\d+(\.\d+)?$/.test(v)) out.timeout = Number(v);
+    else throw new FamfsError('EINVAL', 'mount', `famfs mount: unknown or invalid mount option '${opt}' (known: cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS)`);
+  }
+  return out;
+}
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+export const mountSpec: CommandSpec<MountContext> = {
+  command: () =>
+    new Command('mount')
+      .description('Mount a famfs file system (a FUSE server started as a daemon; returns when the mount answers)')
+      .argument('[memdevice]')
+      .argument('[mountpoint]')
+      .option('-f, --fuse', 'mount through FUSE (the default)')
+      .option('-F, --nofuse', 'use the standalone famfs kernel module (not available)')
+      .option('-t, --timeout <seconds>', 'attribute and entry cache timeout')
+      .option('-d, --debug', 'log every request in the daemon log')
+      .option('-v, --verbose', 'say what was mounted')
+      .option('-o, --options <opts>', 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS', collect, []),
+  context: (args, o) => {
+    if (o.nofuse === true) {
+      throw new FamfsError('ENODEV', 'mount', 'famfs mount: --nofuse needs the standalone famfs kernel module, which this kernel does not have; mount through FUSE (the default)');
+    }
+    if (args[0] === undefined || args[1] === undefined) throw new FamfsError('EINVAL', 'mount', 'famfs mount: error: <daxdev> and <mountpoint> args required');
+    const opts = parseMountOptions(o.options as string[]);
+    if (o.timeout !== undefined) {
+      if (!/^\d+(\.\d+)?$/.test(String(o.timeout))) throw new FamfsError('EINVAL', 'mount', `famfs mount: invalid timeout '${String(o.timeout)}'`);
+      opts.timeout = Number(o.timeout);
+    }
+    return { device: args[0], mountpoint: args[1], ...opts, debug: o.debug === true, verbose: o.verbose === true };
+  },
+  run: async (io, g, c) => {
+    if (process.getuid?.() !== 0) throw new FamfsError('EPERM', 'mount', 'famfs mount: must run as root');
+    const st = await mountFamfs({
+      device: c.device,
+      mountpoint: c.mountpoint,
+      systemUuid: systemUuidOf(io, g),
+      cache: c.cache,
+      profile: c.profile,
+      timeout: c.timeout,
+      logLevel: c.debug ? 'debug' : 'info',
+      refreshInterval: 1,
+    });
+    if (c.verbose) io.out(`famfs mount: ${c.device} on ${st.mountpoint} (daemon pid ${st.pid}, log ${st.log})\n`);
+    return 0;
+  },
+  exitCode: () => 1,
+};
+
+export const umountSpec: CommandSpec<{ mountpoint: string }> = {
+  command: () => new Command('umount').description('Unmount a famfs mount and stop its daemon').argument('[mountpoint]'),
+  context: (args) => {
+    if (args[0] === undefined) throw new FamfsError('EINVAL', 'umount', 'famfs umount: <mountpoint> required');
+    return { mountpoint: args[0] };
+  },
+  run: async (_io, _g, c) => {
+    await umountFamfs(c.mountpoint);
+    return 0;
+  },
+  exitCode: () => 1,
+};
