@@ -1,13 +1,13 @@
 import * as nodefs from 'node:fs';
 import * as path from 'node:path';
-import { FamfsError, type Famfs, type FileNode, normalize, parentOf } from '@famfs/core';
+import { FamfsError, type InterleaveParams, parentOf } from '@famfs/core';
 import { Command } from 'commander';
-import { withFs, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseMode, parseUint } from '../sizes.js';
 import { Progress } from '../progress.js';
 import { interleaveOf, withInterleaveOptions } from './creat.js';
-import type { InterleaveParams } from '@famfs/core';
 import type { CommandSpec } from './spec.js';
 
 export interface CpContext {
@@ -22,49 +22,32 @@ export interface CpContext {
   verbose: boolean;
 }
 
-/** Copy in 8 MiB pieces: big enough to stream, small enough to keep memory flat. */
-const COPY_STEP = 8 * 1024 * 1024;
 /** Show a progress bar for copies of at least this much (when stdout is a terminal). */
 const PROGRESS_MIN = 64 * 1024 * 1024;
 
 /**
  * Copy one local file into famfs. An existing destination of the same size
- * is overwritten in place (cp is restartable); a different size is EEXIST.
- * Data is read from the source straight into device memory and flushed.
+ * is overwritten in place (cp is restartable); a different size is an
+ * error. On an unmounted device the data is read straight into device
+ * memory and flushed.
  */
-export function copyFileIn(fs: Famfs, io: CliIo, src: string, dest: string, c: CpContext, srcStat: nodefs.Stats): FileNode {
-  const { file } = fs.createFile(dest, srcStat.size, {
-    mode: c.mode !== 0 ? c.mode : srcStat.mode & 0o777,
-    uid: c.uid,
-    gid: c.gid,
-    interleave: c.interleave,
-  });
+export async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, c: CpContext, st: nodefs.Stats): Promise<void> {
+  await b.createFile(rel, st.size, { mode: c.mode !== 0 ? c.mode : st.mode & 0o777, uid: c.uid, gid: c.gid, interleave: c.interleave });
   const fd = nodefs.openSync(src, 'r');
-  const bar = io.isTty && file.size >= PROGRESS_MIN ? new Progress(io, `famfs cp: ${dest}`, file.size) : undefined;
+  const bar = io.isTty && st.size >= PROGRESS_MIN ? new Progress(io, `famfs cp: ${b.display(rel)}`, st.size) : undefined;
   try {
-    fs.forEachView(file, 0, file.size, (view, fileOffset) => {
-      for (let done = 0; done < view.length; ) {
-        const piece = view.subarray(done, Math.min(view.length, done + COPY_STEP));
-        let got = 0;
-        while (got < piece.length) {
-          const n = nodefs.readSync(fd, piece, got, piece.length - got, fileOffset + done + got);
-          if (n === 0) throw new FamfsError('EIO', 'cp', `cp: ${src}: file shrank while being copied`, src);
-          got += n;
-        }
-        fs.dev.flush(piece);
-        done += piece.length;
-        bar?.update(fileOffset + done);
+    await b.writeAll(rel, (buf, fileOffset) => {
+      for (let got = 0; got < buf.length; ) {
+        const n = nodefs.readSync(fd, buf, got, buf.length - got, fileOffset + got);
+        if (n === 0) throw new FamfsError('EIO', 'cp', `cp: ${src}: file shrank while being copied`, src);
+        got += n;
       }
+      bar?.update(fileOffset + buf.length);
     });
   } finally {
     nodefs.closeSync(fd);
     bar?.done();
   }
-  return file;
-}
-
-function isDir(fs: Famfs, p: string): boolean {
-  return fs.namespace.lookup(normalize(p))?.kind === 'dir';
 }
 
 export const cpSpec: CommandSpec<CpContext> = {
@@ -81,8 +64,7 @@ export const cpSpec: CommandSpec<CpContext> = {
         .option('-v, --verbose', 'print each file copied'),
     ),
   context: (args, o) => {
-    const paths = args as unknown as string[];
-    const all = Array.isArray(paths[0]) ? (paths[0] as unknown as string[]) : paths;
+    const all = (Array.isArray(args[0]) ? (args[0] as unknown as string[]) : args) ?? [];
     if (all.length < 2) throw new FamfsError('EINVAL', 'cp', 'famfs cp error: source and dest args required');
     return {
       sources: all.slice(0, -1),
@@ -96,58 +78,57 @@ export const cpSpec: CommandSpec<CpContext> = {
     };
   },
   run: (io: CliIo, g: GlobalOptions, c: CpContext) =>
-    withFs(io, g, 'cp', true, (fs) => {
+    withBackend(io, g, 'cp', [c.dest], true, async (b) => {
       let errs = 0;
-      const dest = normalize(c.dest);
-      return fs.locked('cp', () => {
-        const destIsDir = dest === '' || isDir(fs, dest);
-        if ((c.sources.length > 1 || c.recursive) && !destIsDir) {
-          if (fs.namespace.lookup(dest) !== undefined) {
-            throw new FamfsError('ENOTDIR', 'cp', `cp: destination (${c.dest}) exists and is not a directory`);
-          }
-          if (!c.recursive) throw new FamfsError('ENOENT', 'cp', `cp: destination directory (${c.dest}) does not exist`);
+      const dest = b.rel(c.dest);
+      const isDir = async (rel: string) => rel === '' || (await b.lookup(rel))?.kind === 'dir';
+      const destIsDir = await isDir(dest);
+      if ((c.sources.length > 1 || c.recursive) && !destIsDir) {
+        if ((await b.lookup(dest)) !== undefined) {
+          throw new FamfsError('ENOTDIR', 'cp', `cp: destination (${c.dest}) exists and is not a directory`);
         }
-        const copyOne = (src: string, to: string): void => {
-          const st = nodefs.statSync(src);
-          if (st.isDirectory()) {
-            if (!c.recursive) {
-              io.err(`famfs cp: -r not specified; omitting directory '${src}'\n`);
-              errs++;
-              return;
-            }
-            if (!isDir(fs, to)) fs.mkdir(to, { mode: st.mode & 0o777, uid: c.uid, gid: c.gid });
-            for (const name of nodefs.readdirSync(src).sort()) copyOne(path.join(src, name), `${to}/${name}`);
-            return;
-          }
-          if (!st.isFile()) throw new FamfsError('EINVAL', 'cp', `cp: skipping '${src}': not a regular file or directory`, src);
-          if (st.size === 0) {
-            io.err(`famfs cp: skipping empty file '${src}' (famfs files have a fixed, non-zero size)\n`);
+        if (!c.recursive) throw new FamfsError('ENOENT', 'cp', `cp: destination directory (${c.dest}) does not exist`);
+      }
+      const copyTree = async (src: string, to: string, st: nodefs.Stats): Promise<void> => {
+        if (!(await isDir(to))) await b.mkdir(to, { mode: st.mode & 0o777, uid: c.uid, gid: c.gid });
+        for (const name of nodefs.readdirSync(src).sort()) await copyOne(path.join(src, name), `${to}/${name}`);
+      };
+      const copyOne = async (src: string, to: string): Promise<void> => {
+        const st = nodefs.statSync(src);
+        if (st.isDirectory()) {
+          if (!c.recursive) {
+            io.err(`famfs cp: -r not specified; omitting directory '${src}'\n`);
             errs++;
             return;
           }
-          copyFileIn(fs, io, src, to, c, st);
-          if (c.verbose) io.out(`famfs cp: 100%: ${to}\n`);
-        };
-        for (const src of c.sources) {
-          let st: nodefs.Stats;
-          try {
-            st = nodefs.statSync(src);
-          } catch {
-            throw new FamfsError('ENOENT', 'cp', `cp: cannot stat '${src}': no such file or directory`, src);
-          }
-          const base = path.basename(path.resolve(src));
-          let to: string;
-          if (destIsDir) to = dest === '' ? base : `${dest}/${base}`;
-          else if (st.isDirectory()) {
-            // cp -r srcdir newdir: newdir is created and receives srcdir's contents
-            if (fs.namespace.lookup(parentOf(dest))?.kind !== 'dir') throw new FamfsError('ENOENT', 'cp', `cp: parent of ${c.dest} does not exist`);
-            fs.mkdir(dest, { mode: st.mode & 0o777, uid: c.uid, gid: c.gid });
-            for (const name of nodefs.readdirSync(src).sort()) copyOne(path.join(src, name), `${dest}/${name}`);
-            continue;
-          } else to = dest;
-          copyOne(src, to);
+          return copyTree(src, to, st);
         }
-        return errs > 0 ? 1 : 0;
-      });
+        if (!st.isFile()) throw new FamfsError('EINVAL', 'cp', `cp: skipping '${src}': not a regular file or directory`, src);
+        if (st.size === 0) {
+          io.err(`famfs cp: skipping empty file '${src}' (famfs files have a fixed, non-zero size)\n`);
+          errs++;
+          return;
+        }
+        await copyFileIn(b, io, src, to, c, st);
+        if (c.verbose) io.out(`famfs cp: 100%: ${b.display(to)}\n`);
+      };
+      for (const src of c.sources) {
+        let st: nodefs.Stats;
+        try {
+          st = nodefs.statSync(src);
+        } catch {
+          throw new FamfsError('ENOENT', 'cp', `cp: cannot stat '${src}': no such file or directory`, src);
+        }
+        const base = path.basename(path.resolve(src));
+        if (destIsDir) await copyOne(src, dest === '' ? base : `${dest}/${base}`);
+        else if (st.isDirectory()) {
+          // cp -r srcdir newdir: newdir is made and receives srcdir's contents
+          if (!(await isDir(parentOf(dest)))) throw new FamfsError('ENOENT', 'cp', `cp: parent of ${c.dest} does not exist`);
+          await copyTree(src, dest, st);
+        } else await copyOne(src, dest);
+      }
+      return errs > 0 ? 1 : 0;
     }),
+  // upstream: a failed file is exit 1 (an abort is -1, also 1)
+  exitCode: () => 1,
 };

@@ -1,6 +1,7 @@
-import { FamfsError, type Famfs, type FileNode, type InterleaveParams, RandomStream, MAX_STRIPS } from '@famfs/core';
+import { FamfsError, type InterleaveParams, RandomStream, MAX_STRIPS } from '@famfs/core';
 import { Command } from 'commander';
-import { withFs, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseMode, parseSize, parseUint } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
@@ -52,14 +53,9 @@ function parseMulti(s: string): MultiCreate {
 }
 
 /** Fill a file with the seeded stream that `famfs verify -S` checks. */
-export function randomizeFile(fs: Famfs, file: FileNode, seed: number): void {
+export function randomizeFile(b: Backend, rel: string, seed: number): Promise<void> {
   const rs = new RandomStream(seed);
-  // views are 64 MiB at most and run boundaries are chunk/extent aligned, so
-  // every piece but the last is a multiple of 4 bytes, as the stream requires
-  fs.forEachView(file, 0, file.size, (v) => {
-    rs.fill(v);
-    fs.dev.flush(v);
-  });
+  return b.writeAll(rel, (buf) => rs.fill(buf));
 }
 
 export const creatSpec: CommandSpec<CreatContext> = {
@@ -98,47 +94,48 @@ export const creatSpec: CommandSpec<CreatContext> = {
       verbose: o.verbose === true,
     };
   },
-  run: (io: CliIo, g: GlobalOptions, c: CreatContext) =>
-    withFs(io, g, 'creat', true, (fs) => {
+  run: (io: CliIo, g: GlobalOptions, c: CreatContext) => {
+    const paths = c.multi.length > 0 ? c.multi.map((m) => m.path) : [c.path!];
+    return withBackend(io, g, 'creat', paths, true, async (b) => {
       const opts = { mode: c.mode, uid: c.uid, gid: c.gid, interleave: c.interleave };
       if (c.multi.length > 0) {
         let errs = 0;
         let created = 0;
-        const made: Array<{ file: FileNode; seed?: number }> = [];
-        fs.locked('creat', () => {
-          for (const m of c.multi) {
-            try {
-              const r = fs.createFile(m.path, m.size, opts);
-              if (r.created) created++;
-              made.push({ file: r.file, seed: m.seed });
-            } catch (e) {
-              if (!(e instanceof FamfsError)) throw e;
-              io.err(`famfs creat: ${e.message}\n`);
-              errs++;
-            }
+        const made: MultiCreate[] = [];
+        for (const m of c.multi) {
+          try {
+            const r = await b.createFile(b.rel(m.path), m.size, opts);
+            if (r.created) created++;
+            made.push(m);
+          } catch (e) {
+            if (!(e instanceof FamfsError)) throw e;
+            io.err(`famfs creat: ${e.message}\n`);
+            errs++;
           }
-        });
+        }
         io.out(`Create complete for ${created} of ${c.multi.length} files with ${errs} errs\n`);
         if (errs > 0) return Math.min(errs, 127);
         const toFill = made.filter((m) => m.seed !== undefined && m.seed !== 0);
-        for (const m of toFill) randomizeFile(fs, m.file, m.seed!);
+        for (const m of toFill) await randomizeFile(b, b.rel(m.path), m.seed!);
         io.out(`Randomize complete for ${toFill.length} of ${c.multi.length} files with 0 errs\n`);
         return 0;
       }
-      const path = c.path!;
-      if (c.size === undefined) {
+      const rel = b.rel(c.path!);
+      let size = c.size;
+      if (size === undefined) {
         // upstream: without -s an existing file is a no-op; a new one needs a size
-        const n = fs.namespace.lookup(path.replace(/^\/+/, ''));
-        if (n?.kind !== 'file') throw new FamfsError('EINVAL', 'creat', `creat: ${path}: a new file needs a size (-s)`);
-        c.size = n.size;
+        const n = await b.lookup(rel);
+        if (n?.kind !== 'file') throw new FamfsError('EINVAL', 'creat', `creat: ${c.path}: a new file needs a size (-s)`);
+        size = n.size;
       }
-      const r = fs.createFile(path, c.size, opts);
-      if (c.verbose && !r.created) io.out(`creat: re-create (${r.file.relpath}) is nop\n`);
+      const r = await b.createFile(rel, size, opts);
+      if (c.verbose && !r.created) io.out(`creat: re-create (${b.display(rel)}) is nop\n`);
       if (c.randomize && c.seed !== undefined && c.seed !== 0) {
-        randomizeFile(fs, r.file, c.seed);
-        io.out(`randomized ${r.file.size} bytes: ${r.file.relpath}\n`);
+        await randomizeFile(b, rel, c.seed);
+        io.out(`randomized ${r.size} bytes: ${b.display(rel)}\n`);
       }
       return 0;
-    }),
+    });
+  },
   exitCode: () => 1,
 };

@@ -1,4 +1,7 @@
+import * as nodefs from 'node:fs';
+import * as path from 'node:path';
 import { Errno, FamfsError, fsck, openDevice } from '@famfs/core';
+import { famfsMountOf, famfsMounts } from '@famfs/fuse';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { formatReport, reportJson } from '../report.js';
@@ -25,7 +28,7 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext, help: () 
     return 0;
   }
   const systemUuid = systemUuidOf(io, g);
-  const dev = openDevice(ctx.device, { writable: false });
+  const dev = openDevice(deviceToCheck(ctx.device), { writable: false });
   try {
     const report = fsck(dev, systemUuid);
     for (const p of report.badEntries) io.err(`famfs fsck: bad log ${p.message}\n`);
@@ -40,6 +43,29 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext, help: () 
   } finally {
     dev.close();
   }
+}
+
+/**
+ * A mount point (or a path in a mount) is checked through its device; the
+ * device itself is refused while mounted, as upstream does (EBUSY).
+ */
+function deviceToCheck(p: string): string {
+  let st: nodefs.Stats | undefined;
+  try {
+    st = nodefs.statSync(p);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isDirectory()) {
+    const m = famfsMountOf(p);
+    if (m !== undefined) return m.source;
+  }
+  const abs = path.resolve(p);
+  const mounted = famfsMounts().find((m) => path.resolve(m.source) === abs);
+  if (mounted !== undefined) {
+    throw new FamfsError('EBUSY', 'fsck', `famfs_fsck: error: cannot fsck by device (${p}) when mounted; fsck the mount point (${mounted.target}) instead`, p);
+  }
+  return p;
 }
 
 let helpText = (): string => '';

@@ -1,6 +1,7 @@
 import { Errno, FamfsError } from '@famfs/core';
 import { Command } from 'commander';
-import { withFs, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import { withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import type { CommandSpec } from './spec.js';
 
@@ -30,11 +31,12 @@ export const getmapSpec: CommandSpec<GetmapContext> = {
     return { files, quiet: o.quiet === true, continueOnError: o.continue === true, json: o.json === true };
   },
   run: (io: CliIo, g: GlobalOptions, c: GetmapContext) =>
-    withFs(io, g, 'getmap', false, (fs) => {
+    withBackend(io, g, 'getmap', c.files, false, async (b) => {
       let rc = 0;
       const json: unknown[] = [];
       for (const f of c.files) {
-        const n = fs.namespace.lookup(f.replace(/^\/+/, '').replace(/\/+$/, ''));
+        const rel = b.rel(f);
+        const n = await b.lookup(rel);
         if (n === undefined) {
           if (!c.quiet) io.err(`famfs_getmap: file not found (${f})\n`);
           rc = Errno.EBADF;
@@ -42,9 +44,10 @@ export const getmapSpec: CommandSpec<GetmapContext> = {
           rc = Errno.EISDIR;
         } else {
           rc = 0;
-          if (c.json) json.push({ path: n.relpath, size: n.size, fmap: n.fmap });
+          const m = await b.getmap(rel);
+          if (c.json) json.push({ path: m.relpath, size: m.size, fmap: m.fmap });
           else {
-            if (!c.quiet) io.out(formatMap(n.relpath, n.size, n.fmap));
+            if (!c.quiet) io.out(formatMap(b.display(m.relpath), m.size, m.fmap));
             io.out(`famfs_getmap: good file ${f}\n`);
           }
         }

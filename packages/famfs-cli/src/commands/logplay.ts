@@ -1,10 +1,13 @@
-import { Famfs } from '@famfs/core';
+import { Famfs, FamfsError } from '@famfs/core';
+import { controlRequest, daemonFiles, famfsMountOf } from '@famfs/fuse';
 import { Command } from 'commander';
 import { deviceOf, systemUuidOf, type GlobalOptions } from '../context.js';
 import type { CliIo } from '../io.js';
 import type { CommandSpec } from './spec.js';
 
 export interface LogplayContext {
+  /** a mount point (or any path in a mount): refresh that mount */
+  path?: string;
   dryRun: boolean;
   verbose: boolean;
 }
@@ -12,12 +15,22 @@ export interface LogplayContext {
 export const logplaySpec: CommandSpec<LogplayContext> = {
   command: () =>
     new Command('logplay')
-      .description('Replay the metadata log and report the files, directories and errors it holds')
+      .description('Replay the metadata log: on a mount, show new files and directories; on a device (-D), report what the log holds')
+      .argument('[mount_point]', 'a famfs mount point, or any path in it')
       .option('-n, --dryrun', 'replay without applying (an unmounted device is never changed anyway)')
       .option('-v, --verbose', 'list every entry replayed'),
-  context: (_a, o) => ({ dryRun: o.dryrun === true, verbose: o.verbose === true }),
-  run: (io: CliIo, g: GlobalOptions, c: LogplayContext) => {
+  context: (a, o) => ({ path: a[0], dryRun: o.dryrun === true, verbose: o.verbose === true }),
+  run: async (io: CliIo, g: GlobalOptions, c: LogplayContext) => {
     if (c.dryRun) io.out('Logplay: dry_run selected\n');
+    if (g.device === undefined && (io.env.FAMFS_DEVICE ?? '') === '') {
+      if (c.path === undefined) throw new FamfsError('EINVAL', 'logplay', 'logplay: Must specify mount_point (actually any path within a famfs file system will work), or a device with -D');
+      const m = famfsMountOf(c.path);
+      if (m === undefined) throw new FamfsError('EINVAL', 'logplay', `logplay: ${c.path} is not in a mounted famfs file system`);
+      const r = (await controlRequest(daemonFiles(m.target).socket, { refresh: {} })).refresh!;
+      io.out(`famfs_logplay(fuse): ${r.entries} log entries; ${r.files} new files; ${r.directories} new directories\n`);
+      if (r.problems > 0) io.out(`\t${r.problems} bad or rejected log entries\n`);
+      return Math.min(r.problems, 127);
+    }
     const fs = Famfs.open(deviceOf(io, g, 'logplay'), { writable: false, systemUuid: systemUuidOf(io, g) });
     try {
       if (c.verbose) {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { withFs, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import { withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseMode, parseUint } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
@@ -32,10 +33,11 @@ export const mkdirSpec: CommandSpec<MkdirContext> = {
     verbose: o.verbose === true,
   }),
   run: (io: CliIo, g: GlobalOptions, c: MkdirContext) =>
-    withFs(io, g, 'mkdir', true, (fs) => {
-      const before = fs.logCursor;
-      const d = fs.mkdir(c.path, { parents: c.parents, mode: c.mode, uid: c.uid, gid: c.gid });
-      if (c.verbose && fs.logCursor > before) io.out(`famfs mkdir: created directory '${d.relpath}'\n`);
+    withBackend(io, g, 'mkdir', [c.path], true, async (b) => {
+      const rel = b.rel(c.path);
+      const existed = c.verbose ? await b.lookup(rel) : undefined;
+      await b.mkdir(rel, { parents: c.parents, mode: c.mode, uid: c.uid, gid: c.gid });
+      if (c.verbose && existed === undefined) io.out(`famfs mkdir: created directory '${b.display(rel)}'\n`);
       return 0;
     }),
   // upstream: every mkdir failure is exit 1

@@ -1,7 +1,8 @@
 import * as nodefs from 'node:fs';
 import { FamfsError, type FsNode } from '@famfs/core';
 import { Command } from 'commander';
-import { deviceOf, withFs, type GlobalOptions } from '../context.js';
+import { deviceOf, withFs } from '../context.js';
+import { withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import type { CommandSpec } from './spec.js';
 
@@ -34,11 +35,11 @@ export const flushSpec: CommandSpec<{ files: string[]; verbose: boolean }> = {
     return { files, verbose: o.verbose === true };
   },
   run: (io, g, c) =>
-    withFs(io, g, 'flush', false, (fs) => {
+    withBackend(io, g, 'flush', c.files, false, async (b) => {
       let errs = 0;
       for (const f of c.files) {
         try {
-          fs.flushFile(fs.statFile(f));
+          await b.flush(b.rel(f));
           if (c.verbose) io.out(`flushed ${f}\n`);
         } catch (e) {
           if (!(e instanceof FamfsError)) throw e;

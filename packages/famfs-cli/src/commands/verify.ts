@@ -1,6 +1,7 @@
-import { FamfsError, type Famfs, RandomStream } from '@famfs/core';
+import { FamfsError, RandomStream } from '@famfs/core';
 import { Command } from 'commander';
-import { withFs, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseUint } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
@@ -14,28 +15,27 @@ export interface VerifyContext {
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
 /** -1 when the file holds the seeded stream, else the offset of the first bad 4-byte word. */
-export function verifyFile(fs: Famfs, path: string, seed: number): { size: number; bad: number } {
-  const file = fs.statFile(path);
+export async function verifyFile(b: Backend, rel: string, seed: number): Promise<{ size: number; bad: number }> {
+  const n = await b.lookup(rel);
+  if (n === undefined) throw new FamfsError('ENOENT', 'verify', `verify: ${b.display(rel)}: no such file`);
+  if (n.kind !== 'file') throw new FamfsError('EISDIR', 'verify', `verify: ${b.display(rel)}: is a directory`);
   const rs = new RandomStream(seed);
   let bad = -1;
-  let buf = new Uint8Array(0);
-  fs.forEachView(file, 0, file.size, (v, fileOffset) => {
-    fs.dev.invalidate(v);
-    if (buf.length < v.length) buf = new Uint8Array(v.length);
-    const want = buf.subarray(0, v.length);
-    rs.fill(want);
-    if (Buffer.compare(want, v) !== 0) {
-      for (let i = 0; i < v.length; i++) {
-        if (v[i] !== want[i]) {
-          bad = fileOffset + i - (i % 4);
-          break;
-        }
+  let want = new Uint8Array(0);
+  await b.readAll(rel, (v, fileOffset) => {
+    if (want.length < v.length) want = new Uint8Array(v.length);
+    const w = want.subarray(0, v.length);
+    rs.fill(w);
+    if (Buffer.compare(w, v) === 0) return true;
+    for (let i = 0; i < v.length; i++) {
+      if (v[i] !== w[i]) {
+        bad = fileOffset + i - (i % 4);
+        break;
       }
-      return false;
     }
-    return true;
+    return false;
   });
-  return { size: file.size, bad };
+  return { size: n.size, bad };
 }
 
 export const verifySpec: CommandSpec<VerifyContext> = {
@@ -63,12 +63,12 @@ export const verifySpec: CommandSpec<VerifyContext> = {
     return { files: [{ path: String(o.filename), seed }], multi: false, quiet: o.quiet === true };
   },
   run: (io: CliIo, g: GlobalOptions, c: VerifyContext) =>
-    withFs(io, g, 'verify', false, (fs) => {
+    withBackend(io, g, 'verify', c.files.map((f) => f.path), false, async (b) => {
       let errs = 0;
       if (c.multi && !c.quiet) io.out(`verify_multi: threads=1 nfiles=${c.files.length}\n`);
       for (const f of c.files) {
         try {
-          const r = verifyFile(fs, f.path, f.seed);
+          const r = await verifyFile(b, b.rel(f.path), f.seed);
           if (r.bad >= 0) {
             io.err(`Verify fail: ${f.path} at offset ${r.bad} of ${r.size} bytes\n`);
             errs++;
