@@ -13,11 +13,12 @@ import { logplaySpec } from './commands/logplay.js';
 import { getmapSpec } from './commands/getmap.js';
 import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec } from './commands/simple.js';
 import { mountSpec, umountSpec } from './commands/mount.js';
+import { serveSpec } from './commands/serve.js';
 
 /** Every `famfs` subcommand, in the order `famfs --help` lists them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const COMMANDS: ReadonlyArray<CommandSpec<any>> = [
-  mountSpec, umountSpec, fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec,
+  mountSpec, umountSpec, fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec, serveSpec,
 ];
 
 /**
