@@ -18,6 +18,7 @@
 #endif
 
 #include <napi.h>
+#include <uv.h>
 
 #include <cpuid.h>
 #include <errno.h>
@@ -485,6 +486,105 @@ Napi::Value Umount2(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------
+// fd readiness on the event loop (uv_poll)
+//
+// The FUSE server reads /dev/fuse (non-blocking) on the main thread when the
+// loop says it is readable, draining every request that is ready in one
+// wakeup, instead of parking a libuv worker thread in a blocking read per
+// request. The callback runs on the loop thread through MakeCallback, so
+// promise jobs it queues run right after it.
+
+struct Poller {
+  uv_poll_t handle;
+  Napi::FunctionReference callback;
+  Napi::AsyncContext* context;
+  napi_env env;
+  uint32_t id;
+  bool closing;
+};
+
+std::unordered_map<uint32_t, Poller*> g_pollers;
+uint32_t g_next_poller = 1;
+
+void PollClosed(uv_handle_t* h) {
+  Poller* p = static_cast<Poller*>(h->data);
+  delete p->context;
+  p->callback.Reset();
+  delete p;
+}
+
+void OnPoll(uv_poll_t* h, int status, int events) {
+  Poller* p = static_cast<Poller*>(h->data);
+  if (p->closing) return;
+  Napi::Env env(p->env);
+  Napi::HandleScope scope(env);
+  // status < 0 (e.g. EBADF): let JS find out by reading
+  (void)events;
+  p->callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *p->context);
+}
+
+// pollStart(fd, callback) -> id: call callback(status) whenever fd is readable.
+Napi::Value PollStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  if (info.Length() < 2 || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "callback must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    Napi::Error::New(env, "no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Poller* p = new Poller();
+  p->env = env;
+  p->closing = false;
+  int rc = uv_poll_init(loop, &p->handle, fd);
+  if (rc != 0) {
+    delete p;
+    ThrowErrno(env, -rc, "uv_poll_init", nullptr);
+  }
+  p->handle.data = p;
+  p->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  p->context = new Napi::AsyncContext(env, "famfs:poll");
+  rc = uv_poll_start(&p->handle, UV_READABLE, OnPoll);
+  if (rc != 0) {
+    p->closing = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), PollClosed);
+    ThrowErrno(env, -rc, "uv_poll_start", nullptr);
+  }
+  p->id = g_next_poller++;
+  g_pollers[p->id] = p;
+  return Napi::Number::New(env, p->id);
+}
+
+// pollStop(id): stop watching (idempotent).
+Napi::Value PollStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = static_cast<uint32_t>(ArgIndex(info, 0, "id", UINT32_MAX));
+  auto it = g_pollers.find(id);
+  if (it == g_pollers.end()) return env.Undefined();
+  Poller* p = it->second;
+  g_pollers.erase(it);
+  p->closing = true;
+  uv_poll_stop(&p->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), PollClosed);
+  return env.Undefined();
+}
+
+// setNonblock(fd, on): O_NONBLOCK on or off (fcntl).
+Napi::Value SetNonblock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  bool on = ArgBool(info, 1, "on");
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0) ThrowErrno(env, errno, "fcntl(F_GETFL)", nullptr);
+  fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (::fcntl(fd, F_SETFL, fl) != 0) ThrowErrno(env, errno, "fcntl(F_SETFL)", nullptr);
+  return env.Undefined();
+}
+
+// ---------------------------------------------------------------------------
 // socketpair
 
 // socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): a connected pair that
@@ -538,6 +638,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
+  exports.Set("pollStart", Napi::Function::New(env, PollStart, "pollStart"));
+  exports.Set("pollStop", Napi::Function::New(env, PollStop, "pollStop"));
+  exports.Set("setNonblock", Napi::Function::New(env, SetNonblock, "setNonblock"));
   exports.Set("socketpairSeqpacket", Napi::Function::New(env, SocketpairSeqpacket, "socketpairSeqpacket"));
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
   exports.Set("maxMapLength", Napi::Number::New(env, static_cast<double>(kMaxMapLength)));

@@ -79,6 +79,9 @@ interface Binding {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount2(target: string, flags: number): void;
   socketpairSeqpacket(): [number, number];
+  pollStart(fd: number, callback: (status: number) => void): number;
+  pollStop(id: number): void;
+  setNonblock(fd: number, on: boolean): void;
   liveMappingCount(): number;
   maxMapLength: number;
 }
@@ -318,6 +321,25 @@ export function umount2(target: string, flags = 0): void {
  */
 export function socketpairSeqpacket(): [number, number] {
   return loadNative().socketpairSeqpacket();
+}
+
+/**
+ * Call `onReadable(status)` on the event loop whenever `fd` is readable
+ * (uv_poll; status < 0 is a libuv error). Returns a function that stops
+ * watching. The fd should be non-blocking (setNonblock).
+ */
+export function watchReadable(fd: number, onReadable: (status: number) => void): () => void {
+  checkInteger('fd', fd, 0, 0x7fffffff);
+  if (typeof onReadable !== 'function') throw new TypeError('onReadable must be a function');
+  const native = loadNative();
+  const id = native.pollStart(fd, onReadable);
+  return () => native.pollStop(id);
+}
+
+/** Set or clear O_NONBLOCK on a file descriptor. */
+export function setNonblock(fd: number, on: boolean): void {
+  checkInteger('fd', fd, 0, 0x7fffffff);
+  loadNative().setNonblock(fd, on === true);
 }
 
 /** Diagnostics: mappings made by mmap and neither unmapped nor collected yet. */

@@ -170,7 +170,11 @@ class MappedDevice implements Device {
   }
 
   invalidate(view: Uint8Array): void {
-    native.invalidateRange(view);
+    // Only dax memory can be shared with other hosts without coherence. A
+    // file or block device is read through this host's page cache, which the
+    // CPU keeps coherent for every process here (emulated hosts included):
+    // dropping lines there only costs time on every read.
+    if (this.kind === 'dax') native.invalidateRange(view);
   }
 
   sync(): void {

@@ -33,6 +33,9 @@ const DAEMON_MAIN = fileURLToPath(new URL('../dist/bin/famfs-fused.js', import.m
  */
 export async function mountFamfs(req: MountRequest, waitMs = 20_000): Promise<DaemonState> {
   const mpt = path.resolve(req.mountpoint);
+  // the mount table and the daemon state record the device as given: make it
+  // absolute so that fsck/getmap work from any directory
+  req = { ...req, device: path.resolve(req.device) };
   let st: fs.Stats;
   if (isDeadMount(mpt)) cleanupDeadMount(mpt);
   try {

@@ -24,8 +24,6 @@ export interface SessionOptions {
   profile: P.FamfsProfileName;
   /** largest WRITE payload (and READ) we accept: 1 MiB with MAX_PAGES */
   maxWrite?: number;
-  /** requests read concurrently (each read waits in a libuv thread) */
-  readers?: number;
   daxdevs: readonly DaxdevInfo[];
   log: Logger;
 }
@@ -75,6 +73,7 @@ export class Session {
   private famfsProfile: P.FamfsProfile | null = null;
   private readonly handles = new Map<bigint, Handle>();
   private nextFh = 1n;
+  private closeAfterReply = false;
   private readonly maxWrite: number;
 
   constructor(
@@ -100,25 +99,13 @@ export class Session {
 
   /** Serve until the kernel unmounts (or the test peer hangs up). */
   async run(): Promise<void> {
-    const size = P.requestBufferSize(this.maxWrite);
-    const loops = Array.from({ length: this.opts.readers ?? 2 }, () => this.readLoop(new Uint8Array(size)));
-    await Promise.all(loops);
+    await this.transport.serve(P.requestBufferSize(this.maxWrite), (msg) => this.handle(msg));
     this.state = 'stopped';
   }
 
-  private async readLoop(buf: Uint8Array): Promise<void> {
-    while (this.state !== 'stopped') {
-      const n = await this.transport.read(buf);
-      if (n === 0) {
-        this.state = 'stopped';
-        return;
-      }
-      this.handle(buf.subarray(0, n));
-    }
-  }
-
+  /** DESTROY: the kernel is done with us; stop reading once the reply is out. */
   stop(): void {
-    this.state = 'stopped';
+    this.closeAfterReply = true;
   }
 
   /** Handle one message as read from the transport (synchronously: its buffer is reused after). */
@@ -155,6 +142,10 @@ export class Session {
       this.opts.log.debug(`${req.op} unique=${h.unique} nodeid=${h.nodeid} -> ${reply === null ? 'no reply' : `ok ${reply.reduce((n, p) => n + p.length, 0)} bytes`}`);
     }
     if (reply !== null) this.transport.write(P.encodeReplyIov(h.unique, ...reply));
+    if (this.closeAfterReply) {
+      this.state = 'stopped';
+      this.transport.close();
+    }
   }
 
   /** A request whose body (or header) does not decode: EINVAL if we can tell whom to answer. */

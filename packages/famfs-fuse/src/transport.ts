@@ -1,21 +1,28 @@
 import * as fs from 'node:fs';
+import * as native from '@famfs/native';
 
 /**
  * Where requests come from and replies go: `/dev/fuse`, or (tests) one end of
  * a connected SOCK_SEQPACKET socket pair, which keeps message boundaries the
  * same way (one message per read, one per write).
+ *
+ * The fd is non-blocking and watched by the event loop: each time it is
+ * readable, every request that is ready is read and handled on the main
+ * thread in one go. (A blocking read per request in a libuv worker costs a
+ * thread hand-off each way and capped small requests at ~30k/s.)
  */
 export interface Transport {
   readonly kind: 'dev-fuse' | 'seqpacket';
   /**
-   * Read one message into `buf`. Resolves to its length, or to 0 when the
-   * channel is gone (unmounted / peer closed). Interrupted reads are retried.
+   * Deliver each message to `onMessage` (synchronously; the buffer is reused
+   * once it returns) until the channel is gone — unmounted (ENODEV) or the
+   * peer hung up — or `close()` is called. Interrupted reads are retried.
    */
-  read(buf: Uint8Array): Promise<number>;
+  serve(bufSize: number, onMessage: (msg: Uint8Array) => void): Promise<void>;
   /**
    * Write one message made of `parts` in a single writev (the kernel needs a
-   * reply in one write). Returns false when the kernel no longer waits for
-   * it (ENOENT: the request was interrupted) — not an error.
+   * reply in one write). Returns false when nobody waits for it any more
+   * (ENOENT: the request was interrupted; ENODEV: unmounted) — not an error.
    */
   write(parts: readonly Uint8Array[]): boolean;
   /** Write one message without blocking the event loop (notifications). */
@@ -23,46 +30,72 @@ export interface Transport {
   close(): void;
 }
 
-function readOnce(fd: number, buf: Uint8Array): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n)));
-  });
-}
+/** Messages handled per wakeup before yielding to the rest of the loop (timers, control socket). */
+const BATCH = 256;
 
 class FdTransport implements Transport {
   private closed = false;
+  private stopWatch: (() => void) | undefined;
+  private finish: (() => void) | undefined;
 
   constructor(
     readonly kind: Transport['kind'],
     private readonly fd: number,
-  ) {}
+  ) {
+    native.setNonblock(fd, true);
+  }
 
-  async read(buf: Uint8Array): Promise<number> {
-    for (;;) {
-      if (this.closed) return 0;
+  serve(bufSize: number, onMessage: (msg: Uint8Array) => void): Promise<void> {
+    const buf = new Uint8Array(bufSize);
+    return new Promise<void>((resolve, reject) => {
+      this.finish = () => {
+        this.stopWatch?.();
+        this.stopWatch = undefined;
+        resolve();
+      };
+      const drain = (): void => {
+        for (let i = 0; i < BATCH && !this.closed; i++) {
+          let n: number;
+          try {
+            n = fs.readSync(this.fd, buf, 0, buf.length, null);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === 'EAGAIN') return; // drained: wait for the next wakeup
+            // ENOENT: the request was interrupted before we read it
+            if (code === 'ENOENT' || code === 'EINTR') continue;
+            // ENODEV: unmounted; EBADF: closed under us; ECONNRESET: peer gone
+            if (code === 'ENODEV' || code === 'EBADF' || code === 'ECONNRESET') return this.finish?.();
+            this.stopWatch?.();
+            return reject(e);
+          }
+          if (n === 0) return this.finish?.(); // a socket peer hung up
+          onMessage(buf.subarray(0, n));
+        }
+        // more may be waiting: the poll is level-triggered and fires again
+      };
       try {
-        return await readOnce(this.fd, buf);
+        this.stopWatch = native.watchReadable(this.fd, drain);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: try again.
-        if (code === 'ENOENT' || code === 'EINTR' || code === 'EAGAIN') continue;
-        // ENODEV: the file system was unmounted; EBADF: we closed the fd.
-        if (code === 'ENODEV' || code === 'EBADF' || code === 'ECONNRESET') return 0;
-        throw e;
+        reject(e);
+        return;
       }
-    }
+      drain();
+    });
   }
 
   write(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
-    try {
-      fs.writevSync(this.fd, parts as Uint8Array[]);
-      return true;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return false;
-      if (code === 'ENODEV' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'EBADF') return false;
-      throw e;
+    for (;;) {
+      try {
+        fs.writevSync(this.fd, parts as Uint8Array[]);
+        return true;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // a socket peer that is slow to read: its buffer is full for a moment
+        if (code === 'EAGAIN') continue;
+        if (code === 'ENOENT' || code === 'ENODEV' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'EBADF') return false;
+        throw e;
+      }
     }
   }
 
@@ -76,6 +109,7 @@ class FdTransport implements Transport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.finish?.();
     fs.closeSync(this.fd);
   }
 }
