@@ -520,7 +520,14 @@ void OnPoll(uv_poll_t* h, int status, int events) {
   Napi::HandleScope scope(env);
   // status < 0 (e.g. EBADF): let JS find out by reading
   (void)events;
-  p->callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *p->context);
+  // Nothing may unwind out of a libuv callback: a JS exception becomes an
+  // uncaught-exception report instead of an abort.
+  try {
+    p->callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)}, *p->context);
+  } catch (const Napi::Error& e) {
+    napi_value err = e.Value();
+    napi_fatal_exception(env, err);
+  }
 }
 
 // pollStart(fd, callback) -> id: call callback(status) whenever fd is readable.

@@ -450,7 +450,7 @@ export interface Served {
   fs: FamfsFuseFs;
   /** the mount time every inode reports (seconds) */
   time: number;
-  /** log lines the session wrote (level warn and up) */
+  /** log lines the session wrote at level error (internal errors: none expected) */
   logLines: string[];
   /** settles when session.run() does; holds its error, if any */
   running: Promise<Error | null>;
@@ -482,7 +482,7 @@ export function serve(famfs: Famfs): Served {
   const session = new Session(transport, fuseFs, {
     profile: 'kernel-v10',
     daxdevs: [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
-    log: new Logger('warn', (l) => void logLines.push(l)),
+    log: new Logger('error', (l) => void logLines.push(l)),
   });
   const running = session.run().then(
     () => null,

@@ -141,10 +141,28 @@ export class Session {
     if (this.opts.log.enabled('debug')) {
       this.opts.log.debug(`${req.op} unique=${h.unique} nodeid=${h.nodeid} -> ${reply === null ? 'no reply' : `ok ${reply.reduce((n, p) => n + p.length, 0)} bytes`}`);
     }
-    if (reply !== null) this.transport.write(P.encodeReplyIov(h.unique, ...reply));
+    // Empty parts (an exhausted READDIR) are dropped: libuv's writev loop
+    // sends a trailing zero-length iovec as a second write(2) — an empty
+    // message on a SEQPACKET socket, an EINVAL write on /dev/fuse.
+    if (reply !== null) this.writeReply(h.unique, req.op, reply.filter((p) => p.length > 0));
     if (this.closeAfterReply) {
       this.state = 'stopped';
       this.transport.close();
+    }
+  }
+
+  /**
+   * Write a successful reply. If the channel refuses it (EMSGSIZE: larger
+   * than a socket's buffer; EINVAL: the kernel rejects its shape), answer EIO
+   * instead so the request does not hang, and keep serving: an exception
+   * here would unwind into the transport's poll callback and abort the process.
+   */
+  private writeReply(unique: bigint, op: string, parts: Uint8Array[]): void {
+    try {
+      this.transport.write(P.encodeReplyIov(unique, ...parts));
+    } catch (e) {
+      this.opts.log.error(`${op} unique=${unique}: reply not delivered (${e instanceof Error ? e.message : String(e)}): answering EIO`);
+      this.error(unique, Errno.EIO, op, 'reply not delivered');
     }
   }
 

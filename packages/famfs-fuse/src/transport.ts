@@ -69,7 +69,14 @@ class FdTransport implements Transport {
             return reject(e);
           }
           if (n === 0) return this.finish?.(); // a socket peer hung up
-          onMessage(buf.subarray(0, n));
+          try {
+            onMessage(buf.subarray(0, n));
+          } catch (e) {
+            // The session answers every failure itself; anything that still
+            // escapes is a bug, and must not unwind into the native poll
+            // callback (that would abort the process): report it, keep serving.
+            process.emitWarning(`famfs: request handler failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+          }
         }
         // more may be waiting: the poll is level-triggered and fires again
       };
@@ -85,9 +92,11 @@ class FdTransport implements Transport {
 
   write(parts: readonly Uint8Array[]): boolean {
     if (this.closed) return false;
+    // a zero-length part would become a second write (an empty message)
+    const iov = parts.some((p) => p.length === 0) ? parts.filter((p) => p.length > 0) : (parts as Uint8Array[]);
     for (;;) {
       try {
-        fs.writevSync(this.fd, parts as Uint8Array[]);
+        fs.writevSync(this.fd, iov);
         return true;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;

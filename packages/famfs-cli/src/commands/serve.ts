@@ -43,6 +43,9 @@ export const serveSpec: CommandSpec<ServeContext> = {
     try {
       const session = new Session(seqpacketTransport(c.fd), new FamfsFuseFs(famfs, { cache: c.cache }), {
         profile: c.profile,
+        // a socket's send buffer (~208 KiB by default) bounds one message:
+        // offer 128 KiB requests, not /dev/fuse's 1 MiB
+        maxWrite: 128 * 1024,
         daxdevs: [{ index: 0, path: device, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
         log: new Logger(c.debug ? 'debug' : 'warn', (l) => io.err(l)),
       });
