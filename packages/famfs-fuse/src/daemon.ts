@@ -118,8 +118,12 @@ export async function umountFamfs(mountpoint: string, waitMs = 10_000): Promise<
     pid = undefined;
   }
   unmount(mpt, isDeadMount(mpt));
-  if (pid === undefined) return;
-  const until = Date.now() + waitMs;
-  while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-  if (isAlive(pid)) throw new FamfsError('EBUSY', 'umount', `famfs umount: the famfs daemon (pid ${pid}) did not exit`, mountpoint);
+  if (pid !== undefined) {
+    const until = Date.now() + waitMs;
+    while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (isAlive(pid)) throw new FamfsError('EBUSY', 'umount', `famfs umount: the famfs daemon (pid ${pid}) did not exit`, mountpoint);
+  }
+  // a daemon that died (SIGKILL) left its state and socket behind
+  fs.rmSync(files.state, { force: true });
+  fs.rmSync(files.socket, { force: true });
 }
