@@ -35,24 +35,43 @@ export interface FileNode {
 
 export type FsNode = DirNode | FileNode;
 
-const utf8 = new TextEncoder();
-
 /**
  * Check a path relative to the file-system root: not empty, not absolute, no
  * empty, '.' or '..' components, at most 79 bytes (the log's relpath field is
  * 80 bytes with its NUL). Returns an error message, or undefined if valid.
+ *
+ * One pass over the characters (no encoder, no split): replay runs this for
+ * every entry of the log.
  */
 export function relpathProblem(relpath: string): string | undefined {
-  if (relpath.length === 0) return 'empty path';
-  if (relpath.startsWith('/')) return `absolute path '${relpath}'`;
-  if (relpath.includes('\0')) return 'path contains NUL';
-  const n = utf8.encode(relpath).length;
-  if (n > MAX_RELPATH_LEN) return `path '${relpath}' is ${n} bytes long (max ${MAX_RELPATH_LEN})`;
-  for (const c of relpath.split('/')) {
-    if (c === '') return `path '${relpath}' has an empty component`;
-    if (c === '.' || c === '..') return `path '${relpath}' has a '${c}' component`;
+  const n = relpath.length;
+  if (n === 0) return 'empty path';
+  if (relpath.charCodeAt(0) === 0x2f) return `absolute path '${relpath}'`;
+  let bytes = 0;
+  let nul = false;
+  let bad: string | undefined;
+  let start = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? relpath.charCodeAt(i) : 0x2f;
+    if (c === 0x2f) {
+      if (bad === undefined) {
+        const len = i - start;
+        if (len === 0) bad = `path '${relpath}' has an empty component`;
+        else if (len <= 2 && relpath.charCodeAt(start) === 0x2e && (len === 1 || relpath.charCodeAt(start + 1) === 0x2e)) {
+          bad = `path '${relpath}' has a '${relpath.slice(start, i)}' component`;
+        }
+      }
+      start = i + 1;
+      if (i < n) bytes++;
+      continue;
+    }
+    if (c === 0) nul = true;
+    // UTF-8 length: a surrogate pair is 4 bytes (2 here per half)
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
   }
-  return undefined;
+  if (nul) return 'path contains NUL';
+  if (bytes > MAX_RELPATH_LEN) return `path '${relpath}' is ${bytes} bytes long (max ${MAX_RELPATH_LEN})`;
+  return bad;
 }
 
 export function checkRelpath(relpath: string, op: string): void {
@@ -73,14 +92,28 @@ export function baseName(relpath: string): string {
 
 export class Namespace {
   readonly root: DirNode = { kind: 'dir', relpath: '', mode: 0o755, uid: 0, gid: 0, index: -1, children: new Map() };
-  private readonly byPath = new Map<string, FsNode>([['', this.root]]);
-  /** nodes by the log index of the entry that made them (stable inode numbers) */
-  private readonly byLogIndex = new Map<number, FsNode>();
+  /**
+   * Directories by path. Files are found through their parent's `children`:
+   * a map of every path would hold half a million strings for a full 256 MiB
+   * log and dominate replay time.
+   */
+  private readonly dirsByPath = new Map<string, DirNode>([['', this.root]]);
+  /** nodes by the log index of the entry that made them (stable inode numbers); holes for other entries */
+  private readonly byLogIndex: Array<FsNode | undefined> = [];
   files = 0;
   dirs = 0;
 
   lookup(relpath: string): FsNode | undefined {
-    return this.byPath.get(relpath);
+    const d = this.dirsByPath.get(relpath);
+    if (d !== undefined) return d;
+    const slash = relpath.lastIndexOf('/');
+    const parent = this.dirsByPath.get(slash < 0 ? '' : relpath.slice(0, slash));
+    return parent?.children.get(slash < 0 ? relpath : relpath.slice(slash + 1));
+  }
+
+  /** The directory at `relpath`, if there is one. */
+  dir(relpath: string): DirNode | undefined {
+    return this.dirsByPath.get(relpath);
   }
 
   /**
@@ -89,20 +122,26 @@ export class Namespace {
    * is missing or is a file.
    */
   insert(node: FsNode): 'ok' | 'exists' | 'no-parent' {
-    if (this.byPath.has(node.relpath)) return 'exists';
-    const parent = this.byPath.get(parentOf(node.relpath));
-    if (parent === undefined || parent.kind !== 'dir') return 'no-parent';
-    parent.children.set(baseName(node.relpath), node);
-    this.byPath.set(node.relpath, node);
-    this.byLogIndex.set(node.index, node);
-    if (node.kind === 'file') this.files++;
-    else this.dirs++;
+    const relpath = node.relpath;
+    const slash = relpath.lastIndexOf('/');
+    const parent = this.dirsByPath.get(slash < 0 ? '' : relpath.slice(0, slash));
+    const name = slash < 0 ? relpath : relpath.slice(slash + 1);
+    if (parent === undefined) return this.lookup(relpath) !== undefined ? 'exists' : 'no-parent';
+    if (parent.children.has(name)) return 'exists';
+    parent.children.set(name, node);
+    if (node.kind === 'dir') {
+      this.dirsByPath.set(relpath, node);
+      this.dirs++;
+    } else {
+      this.files++;
+    }
+    if (node.index >= 0) this.byLogIndex[node.index] = node;
     return 'ok';
   }
 
   /** The node made by log entry `index`, if that entry made one. */
   byIndex(index: number): FsNode | undefined {
-    return this.byLogIndex.get(index);
+    return index >= 0 ? this.byLogIndex[index] : undefined;
   }
 
   /** Every node, depth first, children in name order (the root excluded). */

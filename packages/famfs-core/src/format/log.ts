@@ -224,13 +224,75 @@ export type DecodedEntry =
   | { ok: true; entry: LogEntryRecord }
   | { ok: false; fault: EntryFault; message: string; seqnum: number };
 
-function readSimpleExt(r: StructReader, field: string, off: number): SimpleExtent | string {
-  const devIndex = r.u64big(`${field}.se_devindex`, off);
-  const offset = r.u64big(`${field}.se_offset`, off + 8);
-  const len = r.u64big(`${field}.se_len`, off + 16);
-  const lim = BigInt(Number.MAX_SAFE_INTEGER);
-  if (devIndex > 0xffffn || offset > lim || len > lim) return `${field} has out-of-range values`;
-  return { devIndex: Number(devIndex), offset: Number(offset), len: Number(len) };
+/**
+ * The entry decoder runs for every entry of the log on every replay (half a
+ * million for a 256 MiB log), so it reads through one DataView with 32-bit
+ * halves instead of the generic StructReader and BigInts, and decodes ASCII
+ * paths without a TextDecoder. Every length and offset is still checked.
+ */
+const TWO32 = 4294967296;
+/** hi word limit so that hi * 2^32 + lo stays below 2^53 */
+const SAFE_HI = 0x200000;
+
+/** A u64 as a number, or -1 when it is past 2^53. */
+function u64At(dv: EntryView, off: number): number {
+  const hi = dv.getUint32(off + 4, true);
+  return hi < SAFE_HI ? hi * TWO32 + dv.getUint32(off, true) : -1;
+}
+
+function u64Text(dv: EntryView, off: number): string {
+  return dv.getBigUint64(off, true).toString();
+}
+
+/** Reads of one entry through a DataView over the whole log: offsets are entry-relative. */
+class EntryView {
+  constructor(
+    private readonly dv: DataView,
+    private readonly base: number,
+  ) {}
+
+  getUint32(off: number, le: true): number {
+    return this.dv.getUint32(this.base + off, le);
+  }
+
+  getBigUint64(off: number, le: true): bigint {
+    return this.dv.getBigUint64(this.base + off, le);
+  }
+}
+
+function badEntry(fault: EntryFault, index: number, message: string, seqnum: number): DecodedEntry {
+  return { ok: false, fault, message: `entry ${index}: ${message}`, seqnum: seqnum < 0 ? Number.NaN : seqnum };
+}
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+
+/** A NUL-terminated field of `len` bytes: the string, or undefined (no NUL, bad UTF-8). */
+function cstringAt(bytes: Uint8Array, off: number, len: number): string | undefined {
+  let end = off;
+  const lim = off + len;
+  let ascii = true;
+  while (end < lim) {
+    const b = bytes[end]!;
+    if (b === 0) break;
+    if (b >= 0x80) ascii = false;
+    end++;
+  }
+  if (end === lim) return undefined;
+  if (ascii) return String.fromCharCode.apply(null, bytes.subarray(off, end) as unknown as number[]);
+  try {
+    return utf8Fatal.decode(bytes.subarray(off, end));
+  } catch {
+    return undefined;
+  }
+}
+
+function simpleExtAt(dv: EntryView, off: number, field: string): SimpleExtent | string {
+  const devLo = dv.getUint32(off, true);
+  const devHi = dv.getUint32(off + 4, true);
+  const offset = u64At(dv, off + 8);
+  const len = u64At(dv, off + 16);
+  if (devHi !== 0 || devLo > 0xffff || offset < 0 || len < 0) return `${field} has out-of-range values`;
+  return { devIndex: devLo, offset, len };
 }
 
 /**
@@ -239,40 +301,41 @@ function readSimpleExt(r: StructReader, field: string, off: number): SimpleExten
  * structure (type, counts, NUL-terminated UTF-8 paths). Path *rules* and
  * device bounds are the namespace's business, not the codec's.
  */
-export function decodeLogEntry(bytes: Uint8Array, base: number, index: number): DecodedEntry {
-  try {
-    return decodeLogEntryUnchecked(bytes, base, index);
-  } catch (e) {
-    // A field that the codec cannot represent (a u64 past 2^53) makes the entry bad, not the scan.
-    if (e instanceof FormatError) return { ok: false, fault: 'bad-fmap', message: `entry ${index}: ${e.message}`, seqnum: Number.NaN };
-    throw e;
+export function decodeLogEntry(
+  bytes: Uint8Array,
+  base: number,
+  index: number,
+  /** a DataView over all of `bytes` (replay makes one for the whole log) */
+  whole: DataView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+): DecodedEntry {
+  if (base < 0 || base + LE.SIZE > bytes.length) {
+    return { ok: false, fault: 'bad-fmap', message: `entry ${index}: only ${Math.max(0, bytes.length - base)} of ${LE.SIZE} bytes`, seqnum: Number.NaN };
   }
-}
-
-function decodeLogEntryUnchecked(bytes: Uint8Array, base: number, index: number): DecodedEntry {
-  const r = new StructReader(bytes, 'log_entry', base, LE.SIZE);
-  const seqnumBig = r.u64big('famfs_log_seqnum', LE.SEQNUM);
-  const seqnum = seqnumBig > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(seqnumBig);
-  const bad = (fault: EntryFault, message: string): DecodedEntry => ({ ok: false, fault, message: `entry ${index}: ${message}`, seqnum });
-  const crc = r.u64big('famfs_log_entry_crc', LE.CRC);
-  const want = logEntryCrc(bytes.subarray(base, base + LE.SIZE));
-  if (crc !== BigInt(want)) return bad('bad-crc', `CRC mismatch (stored 0x${crc.toString(16)}, computed 0x${want.toString(16)})`);
-  if (seqnum !== index) return bad('bad-seqnum', `seqnum ${seqnumBig} does not match its index`);
-  const type = r.u32('famfs_log_entry_type', LE.TYPE);
+  const dv = new EntryView(whole, base);
+  const seqnum = u64At(dv, LE.SEQNUM);
+  const bad = (fault: EntryFault, message: string): DecodedEntry => badEntry(fault, index, message, seqnum);
+  const crcLo = dv.getUint32(LE.CRC, true);
+  const crcHi = dv.getUint32(LE.CRC + 4, true);
+  const want = crc32(bytes.subarray(base, base + LE.CRC));
+  if (crcHi !== 0 || crcLo !== want) {
+    return bad('bad-crc', `CRC mismatch (stored 0x${dv.getBigUint64(LE.CRC, true).toString(16)}, computed 0x${want.toString(16)})`);
+  }
+  if (seqnum !== index) return bad('bad-seqnum', `seqnum ${u64Text(dv, LE.SEQNUM)} does not match its index`);
+  const type = dv.getUint32(LE.TYPE, true);
   const B = LE.BODY;
   switch (type) {
     case LogEntryType.FILE: {
-      const relpath = decodeCString(r.bytesAt('fm_relpath', B + FileMeta.FM_RELPATH, RELPATH_FIELD_LEN));
+      const relpath = cstringAt(bytes, base + B + FileMeta.FM_RELPATH, RELPATH_FIELD_LEN);
       if (relpath === undefined) return bad('bad-relpath', 'file path is not NUL-terminated UTF-8 within 80 bytes');
       const fm = B + FileMeta.FM_FMAP;
-      const extType = r.u32('fmap_ext_type', fm + FM.EXT_TYPE);
-      const n = r.u32('fmap_nextents', fm + FM.NEXTENTS);
+      const extType = dv.getUint32(fm + FM.EXT_TYPE, true);
+      const n = dv.getUint32(fm + FM.NEXTENTS, true);
       let fmap: FmapRecord;
       if (extType === FmapExtType.SIMPLE) {
         if (n > MAX_SIMPLE_EXTENTS) return bad('bad-fmap', `'${relpath}' has ${n} simple extents (max ${MAX_SIMPLE_EXTENTS})`);
         const extents: SimpleExtent[] = [];
         for (let i = 0; i < n; i++) {
-          const x = readSimpleExt(r, `se[${i}]`, fm + FM.EXTENTS + i * 24);
+          const x = simpleExtAt(dv, fm + FM.EXTENTS + i * 24, `se[${i}]`);
           if (typeof x === 'string') return bad('bad-fmap', `'${relpath}': ${x}`);
           extents.push(x);
         }
@@ -282,34 +345,36 @@ function decodeLogEntryUnchecked(bytes: Uint8Array, base: number, index: number)
         const extents: InterleavedExtent[] = [];
         for (let i = 0; i < n; i++) {
           const io = fm + FM.EXTENTS + i * InterleavedExt.SIZE;
-          const nstrips = r.u64big('ie_nstrips', io + InterleavedExt.NSTRIPS);
-          const chunk = r.u64big('ie_chunk_size', io + InterleavedExt.CHUNK_SIZE);
-          if (nstrips > BigInt(MAX_STRIPS)) return bad('bad-fmap', `'${relpath}' has ${nstrips} strips (max ${MAX_STRIPS})`);
-          if (chunk > BigInt(Number.MAX_SAFE_INTEGER)) return bad('bad-fmap', `'${relpath}' has chunk size ${chunk}`);
+          const nstrips = u64At(dv, io + InterleavedExt.NSTRIPS);
+          const chunk = u64At(dv, io + InterleavedExt.CHUNK_SIZE);
+          if (nstrips < 0 || nstrips > MAX_STRIPS) {
+            return bad('bad-fmap', `'${relpath}' has ${u64Text(dv, io + InterleavedExt.NSTRIPS)} strips (max ${MAX_STRIPS})`);
+          }
+          if (chunk < 0) return bad('bad-fmap', `'${relpath}' has chunk size ${u64Text(dv, io + InterleavedExt.CHUNK_SIZE)}`);
           const strips: SimpleExtent[] = [];
-          for (let j = 0; j < Number(nstrips); j++) {
-            const x = readSimpleExt(r, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * 24);
+          for (let j = 0; j < nstrips; j++) {
+            const x = simpleExtAt(dv, io + InterleavedExt.STRIPS + j * 24, `ie_strips[${j}]`);
             if (typeof x === 'string') return bad('bad-fmap', `'${relpath}': ${x}`);
             strips.push(x);
           }
-          extents.push({ nstrips: Number(nstrips), chunkSize: Number(chunk), strips });
+          extents.push({ nstrips, chunkSize: chunk, strips });
         }
         fmap = { type: 'interleave', extents };
       } else {
         return bad('bad-fmap', `'${relpath}' has unknown extent type ${extType}`);
       }
-      const size = r.u64big('fm_size', B + FileMeta.FM_SIZE);
-      if (size > BigInt(Number.MAX_SAFE_INTEGER)) return bad('bad-fmap', `'${relpath}' has size ${size}`);
+      const size = u64At(dv, B + FileMeta.FM_SIZE);
+      if (size < 0) return bad('bad-fmap', `'${relpath}' has size ${u64Text(dv, B + FileMeta.FM_SIZE)}`);
       return {
         ok: true,
         entry: {
           seqnum, type: 'file',
           file: {
-            size: Number(size),
-            flags: r.u32('fm_flags', B + FileMeta.FM_FLAGS),
-            uid: r.u32('fm_uid', B + FileMeta.FM_UID),
-            gid: r.u32('fm_gid', B + FileMeta.FM_GID),
-            mode: r.u32('fm_mode', B + FileMeta.FM_MODE),
+            size,
+            flags: dv.getUint32(B + FileMeta.FM_FLAGS, true),
+            uid: dv.getUint32(B + FileMeta.FM_UID, true),
+            gid: dv.getUint32(B + FileMeta.FM_GID, true),
+            mode: dv.getUint32(B + FileMeta.FM_MODE, true),
             relpath,
             fmap,
           },
@@ -317,33 +382,36 @@ function decodeLogEntryUnchecked(bytes: Uint8Array, base: number, index: number)
       };
     }
     case LogEntryType.MKDIR: {
-      const relpath = decodeCString(r.bytesAt('md_relpath', B + MkdirMeta.RELPATH, RELPATH_FIELD_LEN));
+      const relpath = cstringAt(bytes, base + B + MkdirMeta.RELPATH, RELPATH_FIELD_LEN);
       if (relpath === undefined) return bad('bad-relpath', 'directory path is not NUL-terminated UTF-8 within 80 bytes');
       return {
         ok: true,
         entry: {
           seqnum, type: 'mkdir',
           mkdir: {
-            uid: r.u32('md_uid', B + MkdirMeta.UID),
-            gid: r.u32('md_gid', B + MkdirMeta.GID),
-            mode: r.u32('md_mode', B + MkdirMeta.MODE),
+            uid: dv.getUint32(B + MkdirMeta.UID, true),
+            gid: dv.getUint32(B + MkdirMeta.GID, true),
+            mode: dv.getUint32(B + MkdirMeta.MODE, true),
             relpath,
           },
         },
       };
     }
-    case LogEntryType.ADD_DAXDEV:
+    case LogEntryType.ADD_DAXDEV: {
+      const size = u64At(dv, B + DaxdevMeta.DD_SIZE);
+      if (size < 0) return bad('bad-fmap', `daxdev size ${u64Text(dv, B + DaxdevMeta.DD_SIZE)} exceeds 2^53`);
       return {
         ok: true,
         entry: {
           seqnum, type: 'daxdev',
           daxdev: {
-            size: r.u64('dd_size', B + DaxdevMeta.DD_SIZE),
-            uuid: uuidFromBytes(r.bytesAt('dd_uuid', B + DaxdevMeta.DD_UUID, 16)),
-            index: r.u32('dd_index', B + DaxdevMeta.DD_INDEX),
+            size,
+            uuid: uuidFromBytes(bytes.subarray(base + B + DaxdevMeta.DD_UUID, base + B + DaxdevMeta.DD_UUID + 16)),
+            index: dv.getUint32(B + DaxdevMeta.DD_INDEX, true),
           },
         },
       };
+    }
     case LogEntryType.DELETE:
       return bad('delete-unsupported', 'DELETE entries are not supported');
     default:

@@ -82,8 +82,9 @@ export class LogReplayer {
     const stats: ReplayStats = { entries: 0, files: 0, dirs: 0, daxdevs: 0, existed: 0, problems: [] };
     if (end <= this.cursor) return stats;
     if (dev) dev.invalidate(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
+    const whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
     for (let i = this.cursor; i < end; i++) {
-      this.applyAt(log, i, stats);
+      this.applyAt(log, whole, i, stats);
       stats.entries++;
     }
     this.cursor = end;
@@ -91,23 +92,20 @@ export class LogReplayer {
     return stats;
   }
 
-  private applyAt(log: Uint8Array, index: number, stats: ReplayStats): void {
-    const d = decodeLogEntry(log, logEntryOffset(index), index);
-    const problem = (fault: ReplayFault, message: string): void => {
-      stats.problems.push({ index, fault, message });
-    };
-    if (!d.ok) return problem(d.fault, d.message);
+  private applyAt(log: Uint8Array, whole: DataView, index: number, stats: ReplayStats): void {
+    const d = decodeLogEntry(log, logEntryOffset(index), index, whole);
+    if (!d.ok) return reject(stats, index, d.fault, d.message);
     const e = d.entry;
     switch (e.type) {
       case 'mkdir': {
         const m = e.mkdir;
         const p = relpathProblem(m.relpath);
-        if (p !== undefined) return problem('bad-path', `entry ${index}: mkdir: ${p}`);
+        if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: mkdir: ${p}`);
         this.dirEntries++;
         const r = this.namespace.insert({
           kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map(),
         });
-        if (r === 'no-parent') return problem('no-parent', `entry ${index}: mkdir '${m.relpath}': parent directory does not exist`);
+        if (r === 'no-parent') return reject(stats, index, 'no-parent', `entry ${index}: mkdir '${m.relpath}': parent directory does not exist`);
         if (r === 'exists') stats.existed++;
         else stats.dirs++;
         return;
@@ -115,14 +113,12 @@ export class LogReplayer {
       case 'file': {
         const f = e.file;
         const p = relpathProblem(f.relpath);
-        if (p !== undefined) return problem('bad-path', `entry ${index}: file: ${p}`);
+        if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: file: ${p}`);
         const x = this.fmapProblem(f);
-        if (x !== undefined) return problem('bad-extent', `entry ${index}: file '${f.relpath}': ${x}`);
-        if (this.namespace.lookup(f.relpath) === undefined) {
-          const parent = this.namespace.lookup(f.relpath.includes('/') ? f.relpath.slice(0, f.relpath.lastIndexOf('/')) : '');
-          if (parent === undefined || parent.kind !== 'dir') {
-            return problem('no-parent', `entry ${index}: file '${f.relpath}': parent directory does not exist`);
-          }
+        if (x !== undefined) return reject(stats, index, 'bad-extent', `entry ${index}: file '${f.relpath}': ${x}`);
+        const slash = f.relpath.lastIndexOf('/');
+        if (this.namespace.dir(slash < 0 ? '' : f.relpath.slice(0, slash)) === undefined && this.namespace.lookup(f.relpath) === undefined) {
+          return reject(stats, index, 'no-parent', `entry ${index}: file '${f.relpath}': parent directory does not exist`);
         }
         // Extents are claimed for every well-formed file entry, even one whose
         // path exists already: two entries mapping the same memory is exactly
@@ -141,7 +137,7 @@ export class LogReplayer {
       case 'daxdev': {
         const dd = e.daxdev;
         if (dd.index !== this.daxdevs.length) {
-          return problem('bad-extent', `entry ${index}: daxdev index ${dd.index} is not the next index (${this.daxdevs.length})`);
+          return reject(stats, index, 'bad-extent', `entry ${index}: daxdev index ${dd.index} is not the next index (${this.daxdevs.length})`);
         }
         this.daxdevs.push({ index: dd.index, uuid: dd.uuid, size: dd.size });
         stats.daxdevs++;
@@ -198,6 +194,10 @@ export class LogReplayer {
     if (total < f.size) return `strips cover ${total} bytes, less than the file size ${f.size}`;
     return undefined;
   }
+}
+
+function reject(stats: ReplayStats, index: number, fault: ReplayFault, message: string): void {
+  stats.problems.push({ index, fault, message });
 }
 
 /** Every device range an fmap occupies. */
