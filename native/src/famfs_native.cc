@@ -592,6 +592,27 @@ Napi::Value SetNonblock(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------
+// copy_file_range
+
+// copyFileRange(fdIn, offIn, fdOut, offOut, len) -> bytes copied (may be
+// short; 0 at the end of the input). Positional on both sides: the file
+// offsets of the fds do not move. EINTR is retried.
+Napi::Value CopyFileRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fdIn = ArgFd(info, 0);
+  loff_t offIn = static_cast<loff_t>(ArgIndex(info, 1, "offIn", static_cast<uint64_t>(INT64_MAX)));
+  int fdOut = ArgFd(info, 2);
+  loff_t offOut = static_cast<loff_t>(ArgIndex(info, 3, "offOut", static_cast<uint64_t>(INT64_MAX)));
+  size_t len = static_cast<size_t>(ArgIndex(info, 4, "len", SSIZE_MAX));
+  ssize_t n;
+  do {
+    n = ::copy_file_range(fdIn, &offIn, fdOut, &offOut, len, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno(env, errno, "copy_file_range", nullptr);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// ---------------------------------------------------------------------------
 // socketpair
 
 // socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): a connected pair that
@@ -645,6 +666,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
+  exports.Set("copyFileRange", Napi::Function::New(env, CopyFileRange, "copyFileRange"));
   exports.Set("pollStart", Napi::Function::New(env, PollStart, "pollStart"));
   exports.Set("pollStop", Napi::Function::New(env, PollStop, "pollStop"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblock, "setNonblock"));

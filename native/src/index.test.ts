@@ -443,3 +443,43 @@ describe('isNativeError', () => {
     expect(native.isNativeError(Object.assign(new Error('x'), { code: 'E', errno: 1, syscall: 's' }))).toBe(true);
   });
 });
+
+describe('copyFileRange', () => {
+  it('copies between positions of two files without moving their offsets', () => {
+    const src = tempFile('cfr-src', 1 << 20);
+    const data = Buffer.alloc(1 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+    fs.writeSync(src.fd, data, 0, data.length, 0);
+    const dst = tempFile('cfr-dst', 2 << 20, 0xee);
+    try {
+      const n = native.copyFileRange(src.fd, 4096, dst.fd, 65536, 100_000);
+      expect(n).toBe(100_000);
+      const out = fs.readFileSync(dst.file);
+      expect(out.subarray(65536, 65536 + 100_000).equals(data.subarray(4096, 4096 + 100_000))).toBe(true);
+      expect(out[65535]).toBe(0xee);
+      expect(out[65536 + 100_000]).toBe(0xee);
+      // past the end of the input: 0
+      expect(native.copyFileRange(src.fd, 1 << 20, dst.fd, 0, 10)).toBe(0);
+    } finally {
+      fs.closeSync(src.fd);
+      fs.closeSync(dst.fd);
+    }
+  });
+
+  it('reports what the kernel refuses as a NativeError, and checks its arguments first', () => {
+    const src = tempFile('cfr-src2', 4096);
+    try {
+      // a directory fd cannot be copied into
+      const d = fs.openSync(dir, 'r');
+      try {
+        expectNativeError(() => native.copyFileRange(src.fd, 0, d, 0, 10), 'EISDIR', 'copy_file_range');
+      } finally {
+        fs.closeSync(d);
+      }
+      expect(() => native.copyFileRange(src.fd, -1, src.fd, 0, 1)).toThrow(RangeError);
+      expect(() => native.copyFileRange(-1, 0, src.fd, 0, 1)).toThrow(RangeError);
+    } finally {
+      fs.closeSync(src.fd);
+    }
+  });
+});

@@ -79,6 +79,7 @@ interface Binding {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount2(target: string, flags: number): void;
   socketpairSeqpacket(): [number, number];
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number): number;
   pollStart(fd: number, callback: (status: number) => void): number;
   pollStop(id: number): void;
   setNonblock(fd: number, on: boolean): void;
@@ -334,6 +335,21 @@ export function watchReadable(fd: number, onReadable: (status: number) => void):
   const native = loadNative();
   const id = native.pollStart(fd, onReadable);
   return () => native.pollStop(id);
+}
+
+/**
+ * copy_file_range(2) between positions of two fds (their file offsets do not
+ * move): bytes copied, possibly fewer than `len`; 0 at the end of the input.
+ * Throws (code EXDEV, EINVAL, EOPNOTSUPP …) where the kernel cannot do it,
+ * e.g. for a block device: callers fall back to read/write.
+ */
+export function copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number): number {
+  checkInteger('fdIn', fdIn, 0, 0x7fffffff);
+  checkInteger('offIn', offIn);
+  checkInteger('fdOut', fdOut, 0, 0x7fffffff);
+  checkInteger('offOut', offOut);
+  checkInteger('len', len, 0, 0x7ffff000);
+  return loadNative().copyFileRange(fdIn, offIn, fdOut, offOut, len);
 }
 
 /** Set or clear O_NONBLOCK on a file descriptor. */

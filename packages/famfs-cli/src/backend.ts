@@ -28,6 +28,8 @@ export interface Backend {
    * one but the last a multiple of 4 bytes) and their file offsets.
    */
   writeAll(rel: string, fill: (buf: Uint8Array, fileOffset: number) => void): Promise<void>;
+  /** Copy a whole file from `fd` inside the kernel if the backend can; false: use writeAll. */
+  copyFromFd(rel: string, fd: number): Promise<boolean>;
   /** Read the whole file front to back; returning false stops. */
   readAll(rel: string, fn: (buf: Uint8Array, fileOffset: number) => boolean | void): Promise<void>;
   getmap(rel: string): Promise<{ relpath: string; size: number; fmap: FmapRecord }>;
@@ -65,12 +67,11 @@ class DeviceBackend implements Backend {
   }
 
   async writeAll(rel: string, fill: (buf: Uint8Array, off: number) => void): Promise<void> {
-    const file = this.fs.statFile(rel);
-    // straight into device memory: no intermediate buffer
-    this.fs.forEachView(file, 0, file.size, (v, off) => {
-      fill(v, off);
-      this.fs.dev.flush(v);
-    });
+    this.fs.fillFile(this.fs.statFile(rel), fill);
+  }
+
+  async copyFromFd(rel: string, fd: number): Promise<boolean> {
+    return this.fs.copyFileFromFd(this.fs.statFile(rel), fd);
   }
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {
@@ -157,6 +158,10 @@ class MountBackend implements Backend {
     } finally {
       nodefs.closeSync(fd);
     }
+  }
+
+  async copyFromFd(): Promise<boolean> {
+    return false;
   }
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {

@@ -32,6 +32,20 @@ export interface Device {
   invalidate(view: Uint8Array): void;
   /** Make everything written durable on the backing store (msync for files and block devices). */
   sync(): void;
+  /**
+   * True when bulk writes are better done with pwrite(2) than with stores to
+   * the mapping: a file or block device, where a store to a page not yet in
+   * the page cache faults it in and zeroes it first (write(2) does not).
+   */
+  readonly prefersPwrite: boolean;
+  /** Write `data` at device `offset` (pwrite for files and block devices, stores + flush otherwise). */
+  pwrite(offset: number, data: Uint8Array): void;
+  /**
+   * Copy `len` bytes from `fd` at `srcOffset` to device `offset` inside the
+   * kernel (copy_file_range), when the kernel can for this pair; returns the
+   * bytes copied, or 0 when the caller should copy itself (read + pwrite).
+   */
+  copyIn?(fd: number, srcOffset: number, offset: number, len: number): number;
   /** Exclusive advisory lock on the device (flock); blocks until granted. Pair with unlock(). */
   lock(): void;
   unlock(): void;
@@ -82,6 +96,14 @@ export class MemoryDevice implements Device {
 
   invalidate(): void {}
   sync(): void {}
+
+  readonly prefersPwrite = false;
+
+  pwrite(offset: number, data: Uint8Array): void {
+    const v = this.view(offset, data.length);
+    v.set(data);
+    this.flush(v);
+  }
 
   lock(): void {
     if (this.locked) throw new FamfsError('EBUSY', 'lock', `${this.path}: already locked`, this.path);
@@ -184,6 +206,50 @@ class MappedDevice implements Device {
     if (this.kind === 'dax' || !this.writable) return;
     for (const win of this.windows.values()) native.msync(win, true);
     fs.fsyncSync(this.fd);
+  }
+
+  get prefersPwrite(): boolean {
+    return this.kind !== 'dax';
+  }
+
+  pwrite(offset: number, data: Uint8Array): void {
+    checkRange(this, offset, data.length);
+    if (!this.writable) throw new FamfsError('EROFS', 'write', `${this.path}: device is open read-only`, this.path);
+    if (this.kind === 'dax') {
+      const v = this.view(offset, data.length);
+      v.set(data);
+      this.flush(v);
+      return;
+    }
+    try {
+      for (let done = 0; done < data.length; ) done += fs.writeSync(this.fd, data, done, data.length - done, offset + done);
+    } catch (e) {
+      throw fromSystemError(e, 'write', this.path);
+    }
+  }
+
+  /** copy_file_range works between regular files; after one refusal, do not ask again. */
+  private copyRangeWorks = true;
+
+  copyIn(fd: number, srcOffset: number, offset: number, len: number): number {
+    if (this.kind !== 'file' || !this.copyRangeWorks || !this.writable) return 0;
+    checkRange(this, offset, len);
+    let done = 0;
+    try {
+      while (done < len) {
+        const n = native.copyFileRange(fd, srcOffset + done, this.fd, offset + done, Math.min(len - done, 0x40000000));
+        if (n === 0) break; // the source ended early: the caller sees the short count
+        done += n;
+      }
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (done === 0 && (code === 'EXDEV' || code === 'EINVAL' || code === 'EOPNOTSUPP' || code === 'ENOSYS' || code === 'EBADF')) {
+        this.copyRangeWorks = false;
+        return 0;
+      }
+      throw fromSystemError(e, 'copy_file_range', this.path);
+    }
+    return done;
   }
 
   lock(): void {

@@ -32,6 +32,9 @@ export interface MkdirOptions {
   parents?: boolean;
 }
 
+/** Staging buffer for pwrite-based fills (fillFile). */
+const STAGING = 8 * 1024 * 1024;
+
 /** Largest device view one I/O step maps (keeps views well under Node's 4 GiB limit). */
 const IO_STEP = 64 * 1024 * 1024;
 
@@ -333,6 +336,58 @@ export class Famfs {
       put += v.length;
     });
     return put;
+  }
+
+  /**
+   * Fill a whole file front to back: `fill` gets successive buffers (each
+   * at most 8 MiB and, but for the last, a multiple of 4 bytes) with their
+   * file offsets. Stores go straight into the mapping where that is cheap
+   * (dax), or through a staging buffer and pwrite(2) on a file or block
+   * device, where stores to the mapping fault in and zero every new page.
+   */
+  fillFile(file: FileNode, fill: (buf: Uint8Array, fileOffset: number) => void): void {
+    if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
+    if (!this.dev.prefersPwrite) {
+      this.forEachView(file, 0, file.size, (v, off) => {
+        fill(v, off);
+        this.dev.flush(v);
+      });
+      return;
+    }
+    const staging = new Uint8Array(Math.min(STAGING, file.size));
+    forEachRun(file.fmap, 0, file.size, (r) => {
+      for (let done = 0; done < r.len; ) {
+        const piece = staging.subarray(0, Math.min(staging.length, r.len - done));
+        fill(piece, r.fileOffset + done);
+        this.dev.pwrite(r.offset + done, piece);
+        done += piece.length;
+      }
+    });
+  }
+
+  /**
+   * Copy a whole file's contents from `fd` (a regular file of at least the
+   * file's size) inside the kernel where the device allows it (an image file:
+   * copy_file_range per run); returns false when it does not, having copied
+   * nothing, so the caller falls back to fillFile.
+   */
+  copyFileFromFd(file: FileNode, fd: number): boolean {
+    if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
+    const copyIn = this.dev.copyIn?.bind(this.dev);
+    if (copyIn === undefined) return false;
+    let first = true;
+    let ok = true;
+    forEachRun(file.fmap, 0, file.size, (r) => {
+      const n = copyIn(fd, r.fileOffset, r.offset, r.len);
+      if (n === 0 && first) {
+        ok = false;
+        return false;
+      }
+      first = false;
+      if (n !== r.len) throw new FamfsError('EIO', 'copy', `${file.relpath}: the source ended after ${r.fileOffset + n} of ${file.size} bytes`, file.relpath);
+      return true;
+    });
+    return ok;
   }
 
   /** Write back the processor cache over a whole file (`famfs flush`). */

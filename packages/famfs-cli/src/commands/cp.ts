@@ -36,6 +36,8 @@ export async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string
   const fd = nodefs.openSync(src, 'r');
   const bar = io.isTty && st.size >= PROGRESS_MIN ? new Progress(io, `famfs cp: ${b.display(rel)}`, st.size) : undefined;
   try {
+    // an emulated device (image file): the kernel copies, as coreutils cp does
+    if (bar === undefined && (await b.copyFromFd(rel, fd))) return;
     await b.writeAll(rel, (buf, fileOffset) => {
       for (let got = 0; got < buf.length; ) {
         const n = nodefs.readSync(fd, buf, got, buf.length - got, fileOffset + got);
