@@ -2,7 +2,8 @@
 # Run every famfs-ts benchmark against baselines measured in the same run and
 # print a table per benchmark, then a summary. Needs `make build` first
 # (`make bench` does both). Scratch files live in a fresh directory on
-# /dev/shm (override with BENCH_DIR) and are removed on exit.
+# /dev/shm (override with BENCH_DIR) and are removed on exit. The FUSE part
+# (bench/fuse.mjs) needs root and /dev/fuse, and is skipped without them.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -14,6 +15,12 @@ done
 # Every famfs process here acts as this host (never /opt/famfs/system_uuid).
 export FAMFS_SYSTEM_UUID=${FAMFS_SYSTEM_UUID:-5b0e1c7a-3f2d-4e8b-9c61-7a2d4f8e0b13}
 
+# bench/fuse.mjs drives the mount with fio (and dd); it needs root anyway.
+if ! command -v fio >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "bench: fio missing: installing it with apt-get" >&2
+  apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y fio >/dev/null
+fi
+
 BASE=${BENCH_DIR:-/dev/shm}
 # The largest moment: a 1 GiB source, a 1 GiB copy, 1.25 GiB of warm-up, an image.
 need_kb=$((4 * 1024 * 1024))
@@ -23,7 +30,16 @@ if [ "$avail_kb" -lt "$need_kb" ]; then
   exit 1
 fi
 WORK=$(mktemp -d "$BASE/famfs-bench.XXXXXX")
-cleanup() { rm -rf "$WORK"; }
+# famfs mount daemons keep their state, sockets and logs here, not in /run/famfs.
+export FAMFS_RUN_DIR="$WORK/famfs-run"
+cleanup() {
+  # a mount an interrupted bench/fuse.mjs left behind: unmount it before removing anything
+  local m
+  for m in $(awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/self/mounts); do
+    node packages/famfs-cli/dist/bin/famfs.js umount "$m" 2>/dev/null || umount -l "$m" || true
+  done
+  rm -rf --one-file-system "$WORK"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 export BENCH_RESULTS="$WORK/results.jsonl"
@@ -35,6 +51,7 @@ start=$(date +%s)
 node bench/create.mjs "$WORK"
 node bench/replay.mjs "$WORK"
 node bench/cp.mjs "$WORK"
+node bench/fuse.mjs "$WORK"
 node bench/summary.mjs "$BENCH_RESULTS"
 echo
 echo "bench: done in $(( $(date +%s) - start )) s; load average (1 min) at end: $(load)"
