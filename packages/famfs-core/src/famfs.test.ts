@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryDevice } from './device.js';
 import { FamfsError } from './errors.js';
 import { Famfs } from './famfs.js';
-import type { FmapRecord } from './format/log.js';
+import { type FmapRecord, encodeLogEntry } from './format/log.js';
 import { fsck } from './fsck.js';
 import { mkfs } from './mkfs.js';
 import type { FileNode } from './namespace.js';
@@ -110,7 +110,28 @@ describe('createFile', () => {
     expect(created).toBe(true);
     expect(file).toMatchObject({ kind: 'file', relpath: 'd/f', size: 3 * MiB + 5, mode: 0o640, uid: 7, gid: 8, flags: 2 });
     expect(file.fmap).toEqual({ type: 'simple', extents: [{ devIndex: 0, offset: 10 * MiB, len: 4 * MiB }] });
-    expect(open(dev).statFile('d/f')).toEqual(file);
+    // what a file is to its users (the node's private bookkeeping may differ)
+    const seen = (f: FileNode) => ({ kind: f.kind, relpath: f.relpath, size: f.size, flags: f.flags, mode: f.mode, uid: f.uid, gid: f.gid, index: f.index, fmap: f.fmap });
+    expect(seen(open(dev).statFile('d/f'))).toEqual(seen(file));
+  });
+
+  it('regression: a replayed file whose log entry changes afterwards gives EIO, never an unchecked map', () => {
+    const dev = newDevice();
+    const writer = open(dev);
+    const { file } = writer.createFile('f', 2 * MiB);
+    const good = file.fmap;
+    const reader = open(dev); // replays the entry; the map is read from the log on first use
+    // rewrite the entry with a valid CRC but an extent at offset 0
+    const at = LOG + 48 + file.index * 544;
+    dev.bytes.set(
+      encodeLogEntry({ seqnum: file.index, type: 'file', file: { relpath: 'f', size: 2 * MiB, flags: 2, mode: 0o644, uid: 0, gid: 0, fmap: { type: 'simple', extents: [{ devIndex: 0, offset: 0, len: 2 * MiB }] } } }),
+      at,
+    );
+    const e = famfsError(() => reader.statFile('f').fmap);
+    expect(e.code).toBe('EIO');
+    expect(e.message).toMatch(/changed after it was replayed.*offset 0/);
+    // the writer had already read (and checked) its map: it keeps it
+    expect(writer.statFile('f').fmap).toEqual(good);
   });
 
   it('re-creating with the same size is a no-op; a different size is EEXIST; nothing logged', () => {

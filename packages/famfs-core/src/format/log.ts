@@ -235,32 +235,16 @@ const TWO32 = 4294967296;
 const SAFE_HI = 0x200000;
 
 /** A u64 as a number, or -1 when it is past 2^53. */
-function u64At(dv: EntryView, off: number): number {
+function u64At(dv: DataView, off: number): number {
   const hi = dv.getUint32(off + 4, true);
   return hi < SAFE_HI ? hi * TWO32 + dv.getUint32(off, true) : -1;
 }
 
-function u64Text(dv: EntryView, off: number): string {
+function u64Text(dv: DataView, off: number): string {
   return dv.getBigUint64(off, true).toString();
 }
 
-/** Reads of one entry through a DataView over the whole log: offsets are entry-relative. */
-class EntryView {
-  constructor(
-    private readonly dv: DataView,
-    private readonly base: number,
-  ) {}
-
-  getUint32(off: number, le: true): number {
-    return this.dv.getUint32(this.base + off, le);
-  }
-
-  getBigUint64(off: number, le: true): bigint {
-    return this.dv.getBigUint64(this.base + off, le);
-  }
-}
-
-function badEntry(fault: EntryFault, index: number, message: string, seqnum: number): DecodedEntry {
+function badEntry(fault: EntryFault, index: number, seqnum: number, message: string): DecodedEntry {
   return { ok: false, fault, message: `entry ${index}: ${message}`, seqnum: seqnum < 0 ? Number.NaN : seqnum };
 }
 
@@ -286,7 +270,7 @@ function cstringAt(bytes: Uint8Array, off: number, len: number): string | undefi
   }
 }
 
-function simpleExtAt(dv: EntryView, off: number, field: string): SimpleExtent | string {
+function simpleExtAt(dv: DataView, off: number, field: string): SimpleExtent | string {
   const devLo = dv.getUint32(off, true);
   const devHi = dv.getUint32(off + 4, true);
   const offset = u64At(dv, off + 8);
@@ -311,70 +295,71 @@ export function decodeLogEntry(
   if (base < 0 || base + LE.SIZE > bytes.length) {
     return { ok: false, fault: 'bad-fmap', message: `entry ${index}: only ${Math.max(0, bytes.length - base)} of ${LE.SIZE} bytes`, seqnum: Number.NaN };
   }
-  const dv = new EntryView(whole, base);
-  const seqnum = u64At(dv, LE.SEQNUM);
-  const bad = (fault: EntryFault, message: string): DecodedEntry => badEntry(fault, index, message, seqnum);
-  const crcLo = dv.getUint32(LE.CRC, true);
-  const crcHi = dv.getUint32(LE.CRC + 4, true);
+  // every read below is at o + (offset within the entry), through one DataView for the whole log
+  const dv = whole;
+  const o = base;
+  const seqnum = u64At(dv, o + LE.SEQNUM);
+  const crcLo = dv.getUint32(o + LE.CRC, true);
+  const crcHi = dv.getUint32(o + LE.CRC + 4, true);
   const want = crc32(bytes.subarray(base, base + LE.CRC));
   if (crcHi !== 0 || crcLo !== want) {
-    return bad('bad-crc', `CRC mismatch (stored 0x${dv.getBigUint64(LE.CRC, true).toString(16)}, computed 0x${want.toString(16)})`);
+    return badEntry('bad-crc', index, seqnum, `CRC mismatch (stored 0x${dv.getBigUint64(o + LE.CRC, true).toString(16)}, computed 0x${want.toString(16)})`);
   }
-  if (seqnum !== index) return bad('bad-seqnum', `seqnum ${u64Text(dv, LE.SEQNUM)} does not match its index`);
-  const type = dv.getUint32(LE.TYPE, true);
+  if (seqnum !== index) return badEntry('bad-seqnum', index, seqnum, `seqnum ${u64Text(dv, o + LE.SEQNUM)} does not match its index`);
+  const type = dv.getUint32(o + LE.TYPE, true);
   const B = LE.BODY;
   switch (type) {
     case LogEntryType.FILE: {
       const relpath = cstringAt(bytes, base + B + FileMeta.FM_RELPATH, RELPATH_FIELD_LEN);
-      if (relpath === undefined) return bad('bad-relpath', 'file path is not NUL-terminated UTF-8 within 80 bytes');
+      if (relpath === undefined) return badEntry('bad-relpath', index, seqnum, 'file path is not NUL-terminated UTF-8 within 80 bytes');
       const fm = B + FileMeta.FM_FMAP;
-      const extType = dv.getUint32(fm + FM.EXT_TYPE, true);
-      const n = dv.getUint32(fm + FM.NEXTENTS, true);
+      const extType = dv.getUint32(o + fm + FM.EXT_TYPE, true);
+      const n = dv.getUint32(o + fm + FM.NEXTENTS, true);
       let fmap: FmapRecord;
       if (extType === FmapExtType.SIMPLE) {
-        if (n > MAX_SIMPLE_EXTENTS) return bad('bad-fmap', `'${relpath}' has ${n} simple extents (max ${MAX_SIMPLE_EXTENTS})`);
+        if (n > MAX_SIMPLE_EXTENTS) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has ${n} simple extents (max ${MAX_SIMPLE_EXTENTS})`);
         const extents: SimpleExtent[] = [];
         for (let i = 0; i < n; i++) {
-          const x = simpleExtAt(dv, fm + FM.EXTENTS + i * 24, `se[${i}]`);
-          if (typeof x === 'string') return bad('bad-fmap', `'${relpath}': ${x}`);
+          const x = simpleExtAt(dv, o + fm + FM.EXTENTS + i * 24, `se[${i}]`);
+          if (typeof x === 'string') return badEntry('bad-fmap', index, seqnum, `'${relpath}': ${x}`);
           extents.push(x);
         }
         fmap = { type: 'simple', extents };
       } else if (extType === FmapExtType.INTERLEAVE) {
-        if (n > MAX_INTERLEAVED_EXTENTS) return bad('bad-fmap', `'${relpath}' has ${n} interleaved extents (max ${MAX_INTERLEAVED_EXTENTS})`);
+        if (n > MAX_INTERLEAVED_EXTENTS) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has ${n} interleaved extents (max ${MAX_INTERLEAVED_EXTENTS})`);
         const extents: InterleavedExtent[] = [];
         for (let i = 0; i < n; i++) {
           const io = fm + FM.EXTENTS + i * InterleavedExt.SIZE;
-          const nstrips = u64At(dv, io + InterleavedExt.NSTRIPS);
-          const chunk = u64At(dv, io + InterleavedExt.CHUNK_SIZE);
+          const nstrips = u64At(dv, o + io + InterleavedExt.NSTRIPS);
+          const chunk = u64At(dv, o + io + InterleavedExt.CHUNK_SIZE);
           if (nstrips < 0 || nstrips > MAX_STRIPS) {
-            return bad('bad-fmap', `'${relpath}' has ${u64Text(dv, io + InterleavedExt.NSTRIPS)} strips (max ${MAX_STRIPS})`);
+            return badEntry('bad-fmap', index, seqnum, `'${relpath}' has ${u64Text(dv, o + io + InterleavedExt.NSTRIPS)} strips (max ${MAX_STRIPS})`);
           }
-          if (chunk < 0) return bad('bad-fmap', `'${relpath}' has chunk size ${u64Text(dv, io + InterleavedExt.CHUNK_SIZE)}`);
+          if (chunk < 0) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has chunk size ${u64Text(dv, o + io + InterleavedExt.CHUNK_SIZE)}`);
           const strips: SimpleExtent[] = [];
           for (let j = 0; j < nstrips; j++) {
-            const x = simpleExtAt(dv, io + InterleavedExt.STRIPS + j * 24, `ie_strips[${j}]`);
-            if (typeof x === 'string') return bad('bad-fmap', `'${relpath}': ${x}`);
+            const x = simpleExtAt(dv, o + io + InterleavedExt.STRIPS + j * 24, `ie_strips[${j}]`);
+            if (typeof x === 'string') return badEntry('bad-fmap', index, seqnum, `'${relpath}': ${x}`);
             strips.push(x);
           }
           extents.push({ nstrips, chunkSize: chunk, strips });
         }
         fmap = { type: 'interleave', extents };
       } else {
-        return bad('bad-fmap', `'${relpath}' has unknown extent type ${extType}`);
+        return badEntry('bad-fmap', index, seqnum, `'${relpath}' has unknown extent type ${extType}`);
       }
-      const size = u64At(dv, B + FileMeta.FM_SIZE);
-      if (size < 0) return bad('bad-fmap', `'${relpath}' has size ${u64Text(dv, B + FileMeta.FM_SIZE)}`);
+      const size = u64At(dv, o + B + FileMeta.FM_SIZE);
+      if (size < 0) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has size ${u64Text(dv, o + B + FileMeta.FM_SIZE)}`);
       return {
         ok: true,
         entry: {
           seqnum, type: 'file',
           file: {
             size,
-            flags: dv.getUint32(B + FileMeta.FM_FLAGS, true),
-            uid: dv.getUint32(B + FileMeta.FM_UID, true),
-            gid: dv.getUint32(B + FileMeta.FM_GID, true),
-            mode: dv.getUint32(B + FileMeta.FM_MODE, true),
+            flags: dv.getUint32(o + B + FileMeta.FM_FLAGS, true),
+            uid: dv.getUint32(o + B + FileMeta.FM_UID, true),
+            gid: dv.getUint32(o + B + FileMeta.FM_GID, true),
+            mode: dv.getUint32(o + B + FileMeta.FM_MODE, true),
             relpath,
             fmap,
           },
@@ -383,23 +368,23 @@ export function decodeLogEntry(
     }
     case LogEntryType.MKDIR: {
       const relpath = cstringAt(bytes, base + B + MkdirMeta.RELPATH, RELPATH_FIELD_LEN);
-      if (relpath === undefined) return bad('bad-relpath', 'directory path is not NUL-terminated UTF-8 within 80 bytes');
+      if (relpath === undefined) return badEntry('bad-relpath', index, seqnum, 'directory path is not NUL-terminated UTF-8 within 80 bytes');
       return {
         ok: true,
         entry: {
           seqnum, type: 'mkdir',
           mkdir: {
-            uid: dv.getUint32(B + MkdirMeta.UID, true),
-            gid: dv.getUint32(B + MkdirMeta.GID, true),
-            mode: dv.getUint32(B + MkdirMeta.MODE, true),
+            uid: dv.getUint32(o + B + MkdirMeta.UID, true),
+            gid: dv.getUint32(o + B + MkdirMeta.GID, true),
+            mode: dv.getUint32(o + B + MkdirMeta.MODE, true),
             relpath,
           },
         },
       };
     }
     case LogEntryType.ADD_DAXDEV: {
-      const size = u64At(dv, B + DaxdevMeta.DD_SIZE);
-      if (size < 0) return bad('bad-fmap', `daxdev size ${u64Text(dv, B + DaxdevMeta.DD_SIZE)} exceeds 2^53`);
+      const size = u64At(dv, o + B + DaxdevMeta.DD_SIZE);
+      if (size < 0) return badEntry('bad-fmap', index, seqnum, `daxdev size ${u64Text(dv, o + B + DaxdevMeta.DD_SIZE)} exceeds 2^53`);
       return {
         ok: true,
         entry: {
@@ -407,14 +392,14 @@ export function decodeLogEntry(
           daxdev: {
             size,
             uuid: uuidFromBytes(bytes.subarray(base + B + DaxdevMeta.DD_UUID, base + B + DaxdevMeta.DD_UUID + 16)),
-            index: dv.getUint32(B + DaxdevMeta.DD_INDEX, true),
+            index: dv.getUint32(o + B + DaxdevMeta.DD_INDEX, true),
           },
         },
       };
     }
     case LogEntryType.DELETE:
-      return bad('delete-unsupported', 'DELETE entries are not supported');
+      return badEntry('delete-unsupported', index, seqnum, 'DELETE entries are not supported');
     default:
-      return bad('unknown-type', `unknown entry type ${type}`);
+      return badEntry('unknown-type', index, seqnum, `unknown entry type ${type}`);
   }
 }
