@@ -21,7 +21,9 @@ demo: build
 	@bash scripts/demo.sh
 
 test: build
-	pnpm exec vitest run
+	@rm -f .test-report.json
+	pnpm exec vitest run --reporter=default --reporter=json --outputFile=.test-report.json; rc=$$?; \
+	  [ -f .test-report.json ] && node scripts/test-summary.mjs .test-report.json; exit $$rc
 
 bench: build
 	@bash bench/run.sh

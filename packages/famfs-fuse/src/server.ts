@@ -55,7 +55,8 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
       void session.notifyInvalEntry(c.parent, c.name);
       parents.add(c.parent);
     }
-    for (const p of parents) void session.notifyInvalInode(p);
+    // off 0: drop the directory's cached listing too (OPENDIR allows caching it)
+    for (const p of parents) void session.notifyInvalInode(p, 0, 0);
     return r;
   };
   const handlers: ControlHandlers = {

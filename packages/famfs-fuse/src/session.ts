@@ -74,6 +74,8 @@ export class Session {
   private readonly handles = new Map<bigint, Handle>();
   private nextFh = 1n;
   private closeAfterReply = false;
+  private readonly hdr = new Uint8Array(16);
+  private readonly hdrView = new DataView(this.hdr.buffer);
   private readonly maxWrite: number;
 
   constructor(
@@ -159,11 +161,26 @@ export class Session {
    */
   private writeReply(unique: bigint, op: string, parts: Uint8Array[]): void {
     try {
-      this.transport.write(P.encodeReplyIov(unique, ...parts));
+      this.transport.write([this.outHeader(unique, parts), ...parts]);
     } catch (e) {
       this.opts.log.error(`${op} unique=${unique}: reply not delivered (${e instanceof Error ? e.message : String(e)}): answering EIO`);
       this.error(unique, Errno.EIO, op, 'reply not delivered');
     }
+  }
+
+  /**
+   * fuse_out_header for a successful reply, in one buffer reused for every
+   * reply: the write that sends it is synchronous, so it is free again
+   * before the next reply (the protocol layer's encoder, tested byte for
+   * byte, makes a fresh one; this is the hot path's copy of it).
+   */
+  private outHeader(unique: bigint, parts: readonly Uint8Array[]): Uint8Array {
+    let len = P.OutHeaderLayout.SIZE;
+    for (const p of parts) len += p.length;
+    this.hdrView.setUint32(0, len, true);
+    this.hdrView.setInt32(4, 0, true);
+    this.hdrView.setBigUint64(8, unique, true);
+    return this.hdr;
   }
 
   /** A request whose body (or header) does not decode: EINVAL if we can tell whom to answer. */
@@ -273,6 +290,10 @@ export class Session {
 
   daxdev(index: number): DaxdevInfo | undefined {
     return this.opts.daxdevs.find((d) => d.index === index);
+  }
+
+  dirOpenFlags(): number {
+    return this.fs.opts.cache === 'none' ? 0 : P.FopenFlag.CACHE_DIR | P.FopenFlag.KEEP_CACHE;
   }
 
   openFlags(): number {
@@ -392,7 +413,9 @@ const TABLE: Table = {
   OPENDIR: (s, req) => {
     const a = s.fs.getattr(req.header.nodeid);
     if ((a.mode & S_IFMT) !== S_IFDIR) throw new FamfsError('ENOTDIR', 'OPENDIR', 'not a directory');
-    return [P.encodeOpenOut({ fh: s.openHandle(req.header.nodeid, true, false), openFlags: 0 })];
+    // Directories only grow, and a refresh that adds entries invalidates the
+    // parent's cached pages: the kernel may keep listings (find, ls -R twice).
+    return [P.encodeOpenOut({ fh: s.openHandle(req.header.nodeid, true, false), openFlags: s.dirOpenFlags() })];
   },
   READDIR: (s, req) => {
     s.handleOf(req.arg.fh, req.header.nodeid, true);
