@@ -188,8 +188,9 @@ describe('mmap / msync / munmap', () => {
       const lines1 = mapsLines();
       const rss1 = process.memoryUsage().rss;
       expect(native.liveMappingCount()).toBe(live0);
-      // a leak would add ~20,000 lines; allow a few for V8 heap growth
-      expect(lines1 - lines0).toBeLessThan(32);
+      // a leak would add ~20,000 lines; V8's heap and the test worker add a
+      // few dozen of their own under load (34 seen in CI), so the bar is 1,000
+      expect(lines1 - lines0).toBeLessThan(1000);
       expect(rss1 - rss0).toBeLessThan(64 * MiB);
     } finally {
       fs.closeSync(fd);
