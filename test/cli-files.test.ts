@@ -18,6 +18,7 @@ import {
   FIXTURE_DIR, FIXTURE_SYSTEM_UUID, GiB, MiB, REPO, type RunResult, fixtureImage, lines, readAt, requireBuiltCli, runBin,
   sparseImage, tmpDirs, writeAt,
 } from './helpers.js';
+import { type YamlExt, type YamlFile, loadFixtureYaml } from './fixture.js';
 
 /** The emulated host every test here runs as (mkfs makes it the master). */
 const MASTER = FIXTURE_SYSTEM_UUID;
@@ -114,102 +115,8 @@ beforeAll(() => {
 
 // ---------------------------------------------------------------- the upstream fixture
 
-interface YamlExt {
-  devindex: number;
-  offset: number;
-  length: number;
-}
-interface YamlFile {
-  path: string;
-  size: number;
-  flags: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  nextents: number;
-  simple: YamlExt[];
-  striped?: { nstrips: number; chunkSize: number; strips: YamlExt[] };
-}
-
-/**
- * Upstream's per-file YAML (famfs_emit_file_yaml), parsed by hand: a block of
- * `key: value` lines; `- ` starts a list item. Offsets, lengths and chunk
- * sizes are 0x hex, the mode 0%o, everything else decimal.
- */
-function parseFileYaml(text: string): YamlFile {
-  const f: Partial<YamlFile> = { simple: [] };
-  let ext: YamlExt | undefined;
-  let inStriped = false;
-  const num = (key: string, v: string): number => {
-    if (key === 'mode') return parseInt(v, 8);
-    if (v.startsWith('0x')) return parseInt(v.slice(2), 16);
-    if (!/^\d+$/.test(v)) throw new Error(`bad number for ${key}: ${v}`);
-    return Number(v);
-  };
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '---' || line === '...' || line === '' || line === 'file:') continue;
-    const item = line.startsWith('- ');
-    const m = /^(?:- )?([a-z_]+):\s*(.*)$/.exec(line);
-    if (!m) throw new Error(`unparsed YAML line: ${raw}`);
-    const [, key, value] = m as unknown as [string, string, string];
-    switch (key) {
-      case 'path':
-        f.path = value;
-        break;
-      case 'simple_ext_list':
-        break;
-      case 'striped_ext_list':
-        inStriped = true;
-        break;
-      case 'nstrips':
-        f.striped = { nstrips: num(key, value), chunkSize: 0, strips: [] };
-        break;
-      case 'chunk_size':
-        f.striped!.chunkSize = num(key, value);
-        break;
-      case 'devindex':
-        if (!item) throw new Error('devindex must start a list item');
-        ext = { devindex: num(key, value), offset: -1, length: -1 };
-        (inStriped ? f.striped!.strips : f.simple!).push(ext);
-        break;
-      case 'offset':
-      case 'length':
-        ext![key] = num(key, value);
-        break;
-      case 'size':
-      case 'flags':
-      case 'mode':
-      case 'uid':
-      case 'gid':
-      case 'nextents':
-        f[key] = num(key, value);
-        break;
-      default:
-        throw new Error(`unknown YAML key ${key}`);
-    }
-  }
-  return f as YamlFile;
-}
-
 function fixtureYaml(): Map<string, YamlFile> {
-  const dir = tmp.make('yaml');
-  const r = spawnSync('tar', ['xzf', path.join(FIXTURE_DIR, 'files-yaml.tar.gz'), '-C', dir]);
-  expect(r.status).toBe(0);
-  const out = new Map<string, YamlFile>();
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const y = parseFileYaml(fs.readFileSync(p, 'utf8'));
-        expect(y.path).toBe(path.relative(dir, p));
-        out.set(y.path, y);
-      }
-    }
-  };
-  walk(dir);
-  return out;
+  return loadFixtureYaml(tmp.make('yaml'));
 }
 
 /** getmap's text output: per file, size and either extents or the interleave parameters and strips. */

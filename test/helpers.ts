@@ -17,9 +17,9 @@ export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-export const FIXTURE_DIR = '/work/shared/testdata/upstream-images/basic';
-/** The fixture's master host: its superblock's ts_system_uuid. */
-export const FIXTURE_SYSTEM_UUID = '6b6515ee-fdad-4435-a362-b44c974c2d16';
+import { FIXTURE_DIR } from './fixture.js';
+
+export { FIXTURE_DIR, FIXTURE_SYSTEM_UUID } from './fixture.js';
 
 // ---------------------------------------------------------------- temp dirs
 

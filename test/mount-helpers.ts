@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { DaemonState } from '@famfs/fuse';
 import { MiB, type Requirement, type RunResult, runBin } from './helpers.js';
 
 /** The FUSE device node: without it nothing can be mounted. */
@@ -30,16 +31,8 @@ export function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** What a famfs daemon writes to $FAMFS_RUN_DIR/<mountpoint>.json. */
-export interface DaemonStateFile {
-  pid: number;
-  device: string;
-  mountpoint: string;
-  systemUuid: string;
-  fsUuid: string;
-  socket: string;
-  log: string;
-}
+/** What a famfs daemon writes to $FAMFS_RUN_DIR/<mountpoint>.json (the daemon's own type). */
+export type DaemonStateFile = DaemonState;
 
 /** The state files in `runDir`, by file name. */
 export function daemonStates(runDir: string): Map<string, DaemonStateFile> {

@@ -13,6 +13,7 @@ import { type FmapRecord, encodeLogEntry } from './format/log.js';
 import { fsck } from './fsck.js';
 import { mkfs } from './mkfs.js';
 import type { FileNode } from './namespace.js';
+import { thrown } from '../../../test/thrown.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -41,15 +42,7 @@ function headerU64(dev: MemoryDevice, off: number): number {
   return Number(new DataView(dev.bytes.buffer, dev.bytes.byteOffset + LOG).getBigUint64(off, true));
 }
 
-function famfsError(fn: () => unknown): FamfsError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FamfsError) return e;
-    throw e;
-  }
-  throw new Error('expected a FamfsError, nothing was thrown');
-}
+const famfsError = (fn: () => unknown): FamfsError => thrown(fn, FamfsError);
 
 /** Device address of file byte x, from the spec's formula (not the resolver). */
 function specAddress(fmap: FmapRecord, x: number): number {

@@ -12,6 +12,7 @@ import { encodeSuperblock } from './format/superblock.js';
 import { checkLogHeader } from './format/log.js';
 import { checkSuperblock } from './format/superblock.js';
 import { killSuperblock, minDeviceSize, mkfs } from './mkfs.js';
+import { thrown } from '../../../test/thrown.js';
 
 const MiB = 1024 * 1024;
 const SYS = '6b6515ee-fdad-4435-a362-b44c974c2d16';
@@ -31,14 +32,7 @@ function noisyDevice(size: number, path = '/dev/dax0.0'): MemoryDevice {
 }
 
 function expectFamfsError(fn: () => void, code: string, match?: RegExp): FamfsError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(FamfsError);
-  const e = caught as FamfsError;
+  const e = thrown(fn, FamfsError);
   expect(e.code).toBe(code);
   if (match) expect(e.message).toMatch(match);
   return e;

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FamfsError } from './errors.js';
 import { resolveSystemUuid } from './system-uuid.js';
+import { thrown } from '../../../test/thrown.js';
 
 const U1 = '6b6515ee-fdad-4435-a362-b44c974c2d16';
 const U2 = '0e0e0e0e-1111-2222-3333-444444444444';
@@ -21,15 +22,9 @@ let n = 0;
 const fresh = (): string => path.join(tmp, `case${n++}`);
 
 function expectError(fn: () => unknown, code: string, match: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(FamfsError);
-  expect((caught as FamfsError).code).toBe(code);
-  expect((caught as FamfsError).message).toMatch(match);
+  const e = thrown(fn, FamfsError);
+  expect(e.code).toBe(code);
+  expect(e.message).toMatch(match);
 }
 
 describe('resolveSystemUuid', () => {

@@ -5,5 +5,5 @@ export { devFuseTransport, seqpacketTransport, type Transport } from './transpor
 export { Logger, type LogLevel } from './log.js';
 export { mountFamfs, umountFamfs, cleanupDeadMount, type MountRequest } from './daemon.js';
 export { controlRequest, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
-export { famfsMountOf, famfsMounts, daemonFiles, readMounts, FUSE_FSTYPE } from './mounts.js';
+export { famfsMountOf, famfsMounts, daemonFiles, readMounts, FUSE_FSTYPE, type DaemonState } from './mounts.js';
 export { runDaemon } from './server.js';

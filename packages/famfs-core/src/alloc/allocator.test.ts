@@ -8,6 +8,7 @@ import { FamfsError } from '../errors.js';
 import type { FmapRecord, SimpleExtent } from '../format/log.js';
 import { AllocBitmap } from './bitmap.js';
 import { Allocator, type InterleaveParams, type RandomInt, checkInterleave } from './allocator.js';
+import { thrown } from '../../../../test/thrown.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -37,15 +38,7 @@ function snapshot(bm: AllocBitmap): string {
   return s;
 }
 
-function famfsError(fn: () => unknown): FamfsError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FamfsError) return e;
-    throw e;
-  }
-  throw new Error('expected a FamfsError, nothing was thrown');
-}
+const famfsError = (fn: () => unknown): FamfsError => thrown(fn, FamfsError);
 
 function stripsOf(m: FmapRecord): { nstrips: number; chunkSize: number; strips: SimpleExtent[] } {
   if (m.type !== 'interleave') throw new Error(`expected an interleaved map, got ${m.type}`);

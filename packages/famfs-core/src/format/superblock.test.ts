@@ -7,11 +7,11 @@ import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from './codec.js';
 import { checkSuperblock, decodeSuperblock, encodeSuperblock, superblockCrc, type SuperblockFields } from './superblock.js';
+import { FIXTURE_DIR } from '../../../../test/fixture.js';
 
-const FIXTURE = '/work/shared/testdata/upstream-images/basic';
-const head = new Uint8Array(zlib.gunzipSync(fs.readFileSync(`${FIXTURE}/head.bin.gz`)));
-const fsckV = fs.readFileSync(`${FIXTURE}/fsck-v.out`, 'utf8');
-const devsize = Number(fs.readFileSync(`${FIXTURE}/devsize`, 'utf8').trim());
+const head = new Uint8Array(zlib.gunzipSync(fs.readFileSync(`${FIXTURE_DIR}/head.bin.gz`)));
+const fsckV = fs.readFileSync(`${FIXTURE_DIR}/fsck-v.out`, 'utf8');
+const devsize = Number(fs.readFileSync(`${FIXTURE_DIR}/devsize`, 'utf8').trim());
 
 /** A value from upstream's `famfs fsck -v` report: the text after `label`. */
 function reported(label: string): string {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { EncodeError } from './cursor.js';
 import { encodeDaxdevOut, encodeGetFmapReply, getFmapReplySize, type FmapSimpleExt, type GetFmapReply } from './famfs.js';
+import { thrown } from '../../../../test/thrown.js';
 
 const MiB = 1024 * 1024;
 
@@ -13,15 +14,7 @@ function hand(n: number): { b: Uint8Array; v: DataView } {
   return { b, v: new DataView(b.buffer) };
 }
 
-function encodeError(fn: () => unknown): EncodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EncodeError) return e;
-    throw new Error(`expected an EncodeError, got ${String(e)}`);
-  }
-  throw new Error('expected an EncodeError, nothing was thrown');
-}
+const encodeError = (fn: () => unknown): EncodeError => thrown(fn, EncodeError);
 
 /** fuse_famfs_fmap_header by hand */
 function handHeader(v: DataView, fileType: number, extType: number, nextents: number, fileSize: bigint, reserved0 = 0): void {

@@ -7,19 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { FamfsProfiles } from './constants.js';
 import { ProtocolError } from './cursor.js';
 import { decodeExtensions, decodeRequest } from './requests.js';
+// the fake kernel's PRNG: deterministic, so a failure reproduces
+import { xorshift } from '../session-test-kernel.js';
 
-/** xorshift32: deterministic, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const OPCODES = [
   1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27, 28, 29, 30, 34, 35, 36, 38, 42, 44,
@@ -40,7 +30,7 @@ function decodeOrProtocolError(b: Uint8Array, opts: (typeof PROFILES)[number]): 
 
 describe('fuzz: the request dispatch only ever throws ProtocolError', () => {
   it('1,000 random byte strings, half with a consistent header', () => {
-    const next = rng(0xf05e);
+    const next = xorshift(0xf05e);
     const seen = { ok: 0, 'protocol-error': 0 };
     for (let i = 0; i < 1000; i++) {
       const len = next() % 200;
@@ -60,7 +50,7 @@ describe('fuzz: the request dispatch only ever throws ProtocolError', () => {
   });
 
   it('1,000 mutations of valid requests (flipped bytes, cut or extended)', () => {
-    const next = rng(0xbeef);
+    const next = xorshift(0xbeef);
     const seeds: Uint8Array[] = [];
     const mk = (len: number, opcode: number, fill: (v: DataView, b: Uint8Array) => void): void => {
       const b = new Uint8Array(len);

@@ -23,6 +23,7 @@ import {
   type Attr,
   type EntryOut,
 } from './replies.js';
+import { thrown } from '../../../../test/thrown.js';
 
 function hand(n: number): { b: Uint8Array; v: DataView } {
   const b = new Uint8Array(n);
@@ -33,15 +34,7 @@ function ascii(b: Uint8Array, off: number, s: string): void {
   for (let i = 0; i < s.length; i++) b[off + i] = s.charCodeAt(i);
 }
 
-function encodeError(fn: () => unknown): EncodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EncodeError) return e;
-    throw new Error(`expected an EncodeError, got ${String(e)}`);
-  }
-  throw new Error('expected an EncodeError, nothing was thrown');
-}
+const encodeError = (fn: () => unknown): EncodeError => thrown(fn, EncodeError);
 
 const attr: Attr = {
   ino: 0x10n,

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FamfsProfiles } from './constants.js';
 import { ProtocolError } from './cursor.js';
 import { decodeExtensions, decodeInHeader, decodeRequest, decodeSuppGroups, type FuseRequest, type KnownRequest } from './requests.js';
+import { thrown } from '../../../../test/thrown.js';
 
 const UNIQUE = 0x1122334455667788n;
 
@@ -37,15 +38,7 @@ function ok(b: Uint8Array, opts?: Parameters<typeof decodeRequest>[1]): KnownReq
   return r;
 }
 
-function protocolError(fn: () => unknown): ProtocolError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProtocolError) return e;
-    throw new Error(`expected a ProtocolError, got ${String(e)}`);
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
-}
+const protocolError = (fn: () => unknown): ProtocolError => thrown(fn, ProtocolError);
 
 const kv10 = { famfs: FamfsProfiles['kernel-v10'] };
 const lff = { famfs: FamfsProfiles['libfuse-famfs'] };
