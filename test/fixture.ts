@@ -10,12 +10,18 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * shared/ stands beside the repository (in a checkout and in CI's clone
- * alike); FAMFS_SHARED_DIR points elsewhere.
+ * alike); FAMFS_SHARED_DIR points elsewhere; /work/shared is where this
+ * workplace keeps it, for a clone made somewhere else on the same machine.
  */
 function sharedDir(): string {
-  const dir = process.env.FAMFS_SHARED_DIR || fileURLToPath(new URL('../../shared', import.meta.url));
-  if (!fs.existsSync(path.join(dir, 'testdata'))) {
-    throw new Error(`the shared test data is missing: no ${dir}/testdata (shared/ must stand beside the repository, or set FAMFS_SHARED_DIR)`);
+  const candidates = [
+    process.env.FAMFS_SHARED_DIR,
+    fileURLToPath(new URL('../../shared', import.meta.url)),
+    '/work/shared',
+  ].filter((d): d is string => d !== undefined && d !== '');
+  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'testdata')));
+  if (dir === undefined) {
+    throw new Error(`the shared test data is missing: none of ${candidates.join(', ')} has testdata/ (shared/ must stand beside the repository, or set FAMFS_SHARED_DIR)`);
   }
   return dir;
 }
