@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Famfs } from '@famfs/core';
 import { bufferIo, runFamfs } from '@famfs/cli';
 import {
-  FIXTURE_DIR, FIXTURE_SYSTEM_UUID, GiB, MiB, REPO, type RunResult, fixtureImage, lines, readAt, requireBuiltCli, runBin,
+  FIXTURE_SYSTEM_UUID, GiB, MiB, REPO, type RunResult, fixtureImage, lines, readAt, requireBuiltCli, runBin,
   sparseImage, tmpDirs, writeAt,
 } from './helpers.js';
 import { type YamlExt, type YamlFile, loadFixtureYaml } from './fixture.js';

@@ -11,15 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-import { FIXTURE_DIR } from './fixture.js';
+import { fixtureDevsize, fixtureHead } from './fixture.js';
 
-export { FIXTURE_DIR, FIXTURE_SYSTEM_UUID } from './fixture.js';
+export { FIXTURE_DIR, FIXTURE_SYSTEM_UUID, fixtureHead, fixtureText } from './fixture.js';
 
 // ---------------------------------------------------------------- temp dirs
 
@@ -65,22 +64,12 @@ export function noisyImage(file: string, size: number): string {
   return file;
 }
 
-/** The first 10 MiB of the upstream fixture device (superblock region + log). */
-export function fixtureHead(): Uint8Array {
-  return new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURE_DIR, 'head.bin.gz'))));
-}
-
-export function fixtureText(name: string): string {
-  return fs.readFileSync(path.join(FIXTURE_DIR, name), 'utf8');
-}
-
 /**
  * Rebuild the upstream fixture device as a sparse image, as its README says:
  * `truncate -s $(cat devsize) img && zcat head.bin.gz | dd of=img conv=notrunc`.
  */
 export function fixtureImage(file: string): string {
-  const size = Number(fixtureText('devsize').trim());
-  sparseImage(file, size);
+  sparseImage(file, fixtureDevsize());
   writeAt(file, 0, fixtureHead());
   return file;
 }

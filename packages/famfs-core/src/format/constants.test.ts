@@ -1,5 +1,5 @@
 /**
- * Every struct size and field offset of /work/shared/spec/ON-MEDIA-FORMAT.md,
+ * Every struct size and field offset of docs/on-media-format.md,
  * typed here as literal numbers from the spec's tables (never computed from
  * the constants under test), like libfuse's test_abi.c.
  */

@@ -1,7 +1,7 @@
 /**
  * FUSE kernel protocol constants: opcodes, flag bits, struct layouts.
  *
- * Source of the facts: /work/shared/spec/FUSE-PROTOCOL.md and the C layouts of
+ * Source of the facts: docs/fuse-protocol.md and the C layouts of
  * include/uapi/linux/fuse.h (protocol 7.45; libfuse mirrors it as
  * include/fuse_kernel.h). Every size and offset below is asserted against
  * literal numbers in constants.test.ts, like libfuse's test_abi.c.
