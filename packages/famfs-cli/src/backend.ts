@@ -76,10 +76,7 @@ class DeviceBackend implements Backend {
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {
     const file = this.fs.statFile(rel);
-    this.fs.forEachView(file, 0, file.size, (v, off) => {
-      this.fs.dev.invalidate(v);
-      return fn(v, off);
-    });
+    this.fs.readEach(file, 0, file.size, fn);
   }
 
   async getmap(rel: string) {
@@ -181,8 +178,9 @@ class MountBackend implements Backend {
   }
 
   async getmap(rel: string) {
-    const r = await controlRequest(this.socket, { getMap: { path: rel } });
-    return { relpath: r.file!.path, size: r.file!.size, fmap: JSON.parse(r.file!.fmapJson ?? 'null') as FmapRecord };
+    const f = (await controlRequest(this.socket, { getMap: { path: rel } })).file;
+    if (f?.fmap === undefined) throw new FamfsError('EPROTO', 'getmap', `getmap: the famfs daemon sent no map for ${this.display(rel)}`);
+    return { relpath: f.path, size: f.size, fmap: f.fmap };
   }
 
   async flush(rel: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { Errno, type FamfsError, isFamfsError } from '@famfs/core';
+import { Errno, type FamfsError, fromSystemError } from '@famfs/core';
 import { Command, CommanderError } from 'commander';
 import type { CliIo } from './io.js';
 import type { GlobalOptions } from './context.js';
@@ -32,9 +32,15 @@ function configure(cmd: Command, io: CliIo): Command {
   return cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 }
 
+/** What a C tool killed by SIGPIPE exits with (128 + 13), as the shell reports it. */
+export const EXIT_SIGPIPE = 141;
+
 /**
- * Parse and run. An expected failure (a FamfsError) prints its one-line
- * message and becomes an exit code; anything else is a bug and keeps its stack.
+ * Parse and run. Every failure becomes a FamfsError (system errors keep their
+ * errno) and an exit code: one line on stderr, no stack trace — except for an
+ * internal error (a bug), whose stack is printed when FAMFS_DEBUG is set. A
+ * closed stdout (EPIPE: the reader of a pipe went away) ends the command
+ * silently with 141, as upstream's tools end when SIGPIPE kills them.
  */
 async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, state: { exit: number; exitFor: (e: FamfsError) => number }): Promise<number> {
   try {
@@ -45,11 +51,14 @@ async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, st
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
       return 1; // usage error: commander printed it
     }
-    if (isFamfsError(e)) {
-      io.err(`${prog}: ${e.message}\n`);
-      return state.exitFor(e);
+    const err = fromSystemError(e, prog);
+    if (err.code === 'EPIPE') return EXIT_SIGPIPE;
+    io.err(`${prog}: ${err.message}\n`);
+    if (err.kind === 'internal') {
+      if (io.env.FAMFS_DEBUG) io.err(`${err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : String(err.cause)}\n`);
+      else io.err(`${prog}: this is a bug; set FAMFS_DEBUG=1 to see where it happened\n`);
     }
-    throw e;
+    return state.exitFor(err);
   }
 }
 
@@ -68,7 +77,7 @@ export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
       const args = params.slice(0, -2) as string[];
       const opts = params[params.length - 2] as Record<string, unknown>;
       state.exitFor = (e) => (spec.exitCode ?? errnoExit)(e);
-      const ctx = spec.context(args, opts);
+      const ctx = spec.context(args, opts, params[params.length - 1] as Command);
       state.exit = await spec.run(io, program.opts<GlobalOptions>(), ctx);
     });
     program.addCommand(cmd);

@@ -1,4 +1,4 @@
-import { Allocator, type InterleaveParams, type RandomInt, mathRandomInt } from './alloc/allocator.js';
+import { Allocator, type InterleaveRequest, type RandomInt, interleaveParams, mathRandomInt } from './alloc/allocator.js';
 import { type Device, type OpenDeviceOptions, openDevice } from './device.js';
 import { FamfsError } from './errors.js';
 import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH } from './format/constants.js';
@@ -21,7 +21,8 @@ export interface CreateOptions {
   mode?: number;
   uid?: number;
   gid?: number;
-  interleave?: InterleaveParams;
+  /** interleave the file; unset fields take their defaults (interleaveParams) */
+  interleave?: InterleaveRequest;
 }
 
 export interface MkdirOptions {
@@ -79,6 +80,18 @@ export class Famfs {
       dev.close();
       throw e;
     }
+  }
+
+  /**
+   * Open a device for serving it (mount, serve): read-write on the master,
+   * read-only on a client — which host this is decides, read from the
+   * superblock first.
+   */
+  static openByRole(path: string, opts: Omit<FamfsOpenOptions, 'writable'>): Famfs {
+    const probe = Famfs.open(path, { ...opts, writable: false });
+    if (probe.role !== 'master') return probe;
+    probe.close();
+    return Famfs.open(path, { ...opts, writable: true });
   }
 
   /** Use an already open device (tests use a MemoryDevice). */
@@ -232,7 +245,7 @@ export class Famfs {
       const parent = this.namespace.lookup(parentOf(p));
       if (parent === undefined) throw new FamfsError('ENOENT', 'creat', `creat: ${p}: parent directory ${parentOf(p) || '/'} does not exist`, p);
       if (parent.kind !== 'dir') throw new FamfsError('ENOTDIR', 'creat', `creat: ${p}: ${parentOf(p)} is not a directory`, p);
-      const fmap = this.allocator.allocate(size, opts.interleave);
+      const fmap = this.allocator.allocate(size, interleaveParams(opts.interleave));
       this.commit(
         {
           type: 'file',
@@ -284,14 +297,12 @@ export class Famfs {
   /**
    * Call `fn` with zero-copy device views covering file bytes
    * [offset, offset+length) (clamped to the file size), in file order, each
-   * at most 64 MiB. Returning false stops.
+   * at most 64 MiB. Returning false stops. No cache maintenance: the callers
+   * below decide between invalidate (read) and flush (write).
    */
-  forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
+  private forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
     const n = clampLen(file, offset, length);
     if (n === 0) return;
-    if (file.fmap.type === 'simple' && fmapCapacity(file.fmap) < file.size) {
-      throw new FamfsError('EIO', 'read', `${file.relpath}: map is shorter than the file`, file.relpath);
-    }
     let stop = false;
     forEachRun(file.fmap, offset, n, (r) => {
       for (let done = 0; done < r.len && !stop; ) {
@@ -303,11 +314,30 @@ export class Famfs {
     });
   }
 
+  /**
+   * The read path: call `fn` with zero-copy views of file bytes
+   * [offset, offset+length) — clamped to the file size, so nothing at or past
+   * EOF — in file order, each invalidated first so that it shows what another
+   * host wrote. Returning false stops.
+   */
+  readEach(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
+    this.forEachView(file, offset, length, (v, off) => {
+      this.dev.invalidate(v);
+      return fn(v, off);
+    });
+  }
+
+  /** The read path as an array of views (a FUSE READ reply is written straight from them). */
+  readViews(file: FileNode, offset: number, length: number): Uint8Array[] {
+    const views: Uint8Array[] = [];
+    this.readEach(file, offset, length, (v) => void views.push(v));
+    return views;
+  }
+
   /** Copy file bytes [offset, offset+dst.length) into `dst`; returns the bytes read (short at EOF). */
   readInto(file: FileNode, offset: number, dst: Uint8Array): number {
     let got = 0;
-    this.forEachView(file, offset, dst.length, (v) => {
-      this.dev.invalidate(v);
+    this.readEach(file, offset, dst.length, (v) => {
       dst.set(v, got);
       got += v.length;
     });
@@ -321,17 +351,24 @@ export class Famfs {
   }
 
   /**
-   * Write `src` at file `offset` and flush it to the device. A famfs file
-   * never grows: bytes past the file size are refused (EFBIG), nothing written.
+   * The write path: store `data` at file `offset` and write the cache lines
+   * back to the device. A famfs file never grows, and the rule is POSIX's for
+   * a file-size limit: a write that starts inside the file stores what fits
+   * and returns that count (short); one that starts at or past the end fails
+   * with EFBIG and stores nothing. An empty write stores nothing and returns 0.
    */
-  write(file: FileNode, offset: number, src: Uint8Array): number {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + src.length > file.size) {
-      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write of ${src.length} bytes at ${offset} goes past the file size ${file.size}`, file.relpath);
+  writeAt(file: FileNode, offset: number, data: Uint8Array): number {
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new FamfsError('EINVAL', 'write', `${file.relpath}: invalid write offset ${offset}`, file.relpath);
+    }
+    if (data.length === 0) return 0;
+    if (offset >= file.size) {
+      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write at ${offset} is at or past the file size ${file.size} (famfs files never grow)`, file.relpath);
     }
     if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
     let put = 0;
-    this.forEachView(file, offset, src.length, (v) => {
-      v.set(src.subarray(put, put + v.length));
+    this.forEachView(file, offset, data.length, (v) => {
+      v.set(data.subarray(put, put + v.length));
       this.dev.flush(v);
       put += v.length;
     });
@@ -395,6 +432,7 @@ export class Famfs {
     this.forEachView(file, 0, file.size, (v) => this.dev.flush(v));
   }
 
+  /** Drop this host's cached lines over a whole file (before reading what another host wrote). */
   invalidateFile(file: FileNode): void {
     this.forEachView(file, 0, file.size, (v) => this.dev.invalidate(v));
   }

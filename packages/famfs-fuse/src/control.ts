@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Errno, type ErrnoName, FamfsError } from '@famfs/core';
+import { Errno, FamfsError, type FmapRecord, type SimpleExtent, errnoNameOf } from '@famfs/core';
 import protobuf from 'protobufjs';
 
 /**
@@ -47,9 +47,11 @@ export interface FileInfo {
   path: string;
   size: number;
   created: boolean;
-  fmapJson?: string;
+  /** the file's map (getMap only) */
+  fmap?: FmapRecord;
 }
 
+/** Unset optional fields take the daemon's defaults (see famfs-control.proto). */
 export interface CreateFileRequest {
   path: string;
   size: number;
@@ -69,12 +71,17 @@ export interface MkdirRequest {
   parents?: boolean;
 }
 
+export interface FlushRequest {
+  path: string;
+  invalidate?: boolean;
+}
+
 export type ControlRequest =
   | { status: Record<string, never> }
   | { refresh: Record<string, never> }
   | { createFile: CreateFileRequest }
   | { mkdir: MkdirRequest }
-  | { flush: { path: string; invalidate?: boolean } }
+  | { flush: FlushRequest }
   | { setLogLevel: { level: string } }
   | { getMap: { path: string } };
 
@@ -92,9 +99,42 @@ export interface ControlHandlers {
   refresh(): RefreshInfo;
   createFile(r: CreateFileRequest): FileInfo;
   mkdir(r: MkdirRequest): void;
-  flush(r: { path: string; invalidate?: boolean }): void;
+  flush(r: FlushRequest): void;
   setLogLevel(level: string): void;
   getMap(path: string): FileInfo;
+}
+
+// ------------------------------------------------------------ fmap messages
+
+interface ExtentMsg {
+  devindex: number;
+  offset: number;
+  len: number;
+}
+
+/** The Fmap message as protobufjs's plain objects give it (oneof `map` names the member set). */
+interface FmapMsg {
+  map?: 'simple' | 'interleaved';
+  simple?: { extents?: ExtentMsg[] } | null;
+  interleaved?: { extents?: Array<{ nstrips: number; chunkSize: number; strips?: ExtentMsg[] }> } | null;
+}
+
+const toExtentMsg = (x: SimpleExtent): ExtentMsg => ({ devindex: x.devIndex, offset: x.offset, len: x.len });
+const fromExtentMsg = (x: ExtentMsg): SimpleExtent => ({ devIndex: x.devindex, offset: x.offset, len: x.len });
+
+function fmapToMsg(m: FmapRecord): FmapMsg {
+  return m.type === 'simple'
+    ? { simple: { extents: m.extents.map(toExtentMsg) } }
+    : { interleaved: { extents: m.extents.map((ie) => ({ nstrips: ie.nstrips, chunkSize: ie.chunkSize, strips: ie.strips.map(toExtentMsg) })) } };
+}
+
+function fmapFromMsg(m: FmapMsg | null | undefined): FmapRecord | undefined {
+  if (!m || m.map === undefined) return undefined;
+  if (m.map === 'simple') return { type: 'simple', extents: (m.simple?.extents ?? []).map(fromExtentMsg) };
+  return {
+    type: 'interleave',
+    extents: (m.interleaved?.extents ?? []).map((ie) => ({ nstrips: ie.nstrips, chunkSize: ie.chunkSize, strips: (ie.strips ?? []).map(fromExtentMsg) })),
+  };
 }
 
 interface Schema {
@@ -116,7 +156,8 @@ const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, defaults: true, 
 const MAX_REQUEST = 64 * 1024;
 
 function respond(s: Schema, r: ControlResponse): Uint8Array {
-  return s.Response.encodeDelimited(s.Response.fromObject(r)).finish();
+  const wire = r.file?.fmap === undefined ? r : { ...r, file: { ...r.file, fmap: fmapToMsg(r.file.fmap) } };
+  return s.Response.encodeDelimited(s.Response.fromObject(wire)).finish();
 }
 
 function handle(h: ControlHandlers, req: Record<string, unknown>): ControlResponse {
@@ -132,7 +173,7 @@ function handle(h: ControlHandlers, req: Record<string, unknown>): ControlRespon
       h.mkdir(req.mkdir as MkdirRequest);
       return ok;
     case 'flush':
-      h.flush(req.flush as { path: string; invalidate?: boolean });
+      h.flush(req.flush as FlushRequest);
       return ok;
     case 'setLogLevel':
       h.setLogLevel((req.setLogLevel as { level: string }).level);
@@ -190,7 +231,17 @@ export function startControlServer(path: string, handlers: ControlHandlers, onEr
   });
 }
 
-/** Send one request to a daemon's control socket. A daemon-side failure is thrown as a FamfsError. */
+/** The daemon is gone or mute: one line that says so, of kind 'daemon'. */
+function daemonGone(path: string, what: string): FamfsError {
+  return new FamfsError('ENOTCONN', 'control', `the famfs daemon is not answering (${what}; socket ${path}): is the file system still mounted?`, { path, kind: 'daemon' });
+}
+
+/**
+ * Send one request to a daemon's control socket. A daemon-side failure is
+ * thrown as the FamfsError it was (its errno); a daemon that cannot be
+ * reached, hangs up without answering (it died) or does not answer in time is
+ * ENOTCONN of kind 'daemon'.
+ */
 export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30_000): Promise<ControlResponse> {
   const s = loadSchema();
   return new Promise((resolve, reject) => {
@@ -198,7 +249,7 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new FamfsError('EIO', 'control', `control: no answer from the famfs daemon (${path})`));
+      reject(daemonGone(path, `no answer in ${timeoutMs / 1000} s`));
     }, timeoutMs);
     sock.on('connect', () => sock.write(s.Request.encodeDelimited(s.Request.fromObject(req)).finish()));
     sock.on('data', (c) => {
@@ -206,19 +257,22 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30
     });
     sock.on('error', (e) => {
       clearTimeout(timer);
-      reject(new FamfsError('ENOTCONN', 'control', `control: cannot reach the famfs daemon at ${path}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+      reject(daemonGone(path, (e as NodeJS.ErrnoException).code ?? e.message));
     });
     sock.on('end', () => {
       clearTimeout(timer);
+      if (buf.length === 0) return reject(daemonGone(path, 'it closed the connection without an answer'));
+      let res: ControlResponse & { file?: FileInfo & { fmap?: unknown } };
       try {
-        const res = s.Response.toObject(s.Response.decodeDelimited(buf), TO_OBJECT) as ControlResponse;
-        if (res.errno !== 0) {
-          const name = (Object.keys(Errno) as ErrnoName[]).find((k) => Errno[k] === res.errno) ?? 'EIO';
-          reject(new FamfsError(name, 'control', res.error));
-        } else resolve(res);
+        res = s.Response.toObject(s.Response.decodeDelimited(buf), TO_OBJECT) as typeof res;
       } catch (e) {
-        reject(new FamfsError('EIO', 'control', `control: malformed response: ${(e as Error).message}`));
+        return reject(daemonGone(path, `a cut-off or malformed answer: ${(e as Error).message}`));
       }
+      if (res.errno !== 0) {
+        return reject(new FamfsError(errnoNameOf(res.errno) ?? 'EIO', 'control', res.error));
+      }
+      if (res.file) res.file = { ...res.file, fmap: fmapFromMsg(res.file.fmap as FmapMsg | null) };
+      resolve(res);
     });
   });
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Famfs, FamfsError } from '@famfs/core';
 import type { CacheMode } from './filesystem.js';
+import type { FamfsProfileName } from './protocol/index.js';
 import {
   type DaemonState, daemonFiles, famfsMountOf, famfsMounts, isAlive, isDeadMount, listDaemons, runDir, unmount,
 } from './mounts.js';
@@ -15,7 +16,7 @@ export interface MountRequest {
   systemUuid: string;
   cache: CacheMode;
   /** famfs protocol profile: which opcode numbers the famfs extension uses */
-  profile: 'kernel-v10' | 'libfuse-famfs';
+  profile: FamfsProfileName;
   /** attribute/entry timeout in seconds (default by cache mode) */
   timeout?: number;
   logLevel: 'error' | 'warn' | 'info' | 'debug';

@@ -1,6 +1,6 @@
 export * from './protocol/index.js';
 export { FamfsFuseFs, type Attr as FsAttr, type CacheMode } from './filesystem.js';
-export { Session, type SessionOptions, type DaxdevInfo } from './session.js';
+export { Session, primaryDaxdev, type SessionOptions, type DaxdevInfo } from './session.js';
 export { devFuseTransport, seqpacketTransport, type Transport } from './transport.js';
 export { Logger, type LogLevel } from './log.js';
 export { mountFamfs, umountFamfs, cleanupDeadMount, type MountRequest } from './daemon.js';

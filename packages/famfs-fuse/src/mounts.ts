@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '@famfs/native';
-import { FamfsError } from '@famfs/core';
+import { FamfsError, describeErrno, fromSystemError } from '@famfs/core';
 
 /** The type /proc/mounts shows for a famfs mount. */
 export const FUSE_FSTYPE = 'fuse.famfs';
@@ -128,8 +128,8 @@ export function mountFuse(device: string, mountpoint: string, fd: number, maxRea
   try {
     native.mount(device, mountpoint, FUSE_FSTYPE, MS_NOSUID | MS_NODEV | MS_NOATIME, data);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new FamfsError(code === 'EPERM' ? 'EPERM' : code === 'ENOENT' ? 'ENOENT' : 'EIO', 'mount', `mount: cannot mount ${device} on ${mountpoint}: ${(e as Error).message}`, mountpoint);
+    const err = fromSystemError(e, 'mount', mountpoint);
+    throw new FamfsError(err.code, 'mount', `mount: cannot mount ${device} on ${mountpoint}: ${describeErrno(err.code)}`, { path: mountpoint, kind: err.kind, cause: e });
   }
 }
 
@@ -137,7 +137,6 @@ export function unmount(mountpoint: string, lazy = false): void {
   try {
     native.umount2(mountpoint, lazy ? MNT_DETACH : 0);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new FamfsError(code === 'EBUSY' ? 'EBUSY' : code === 'EINVAL' ? 'EINVAL' : 'EIO', 'umount', `umount: ${mountpoint}: ${(e as Error).message}`, mountpoint);
+    throw fromSystemError(e, 'umount', mountpoint);
   }
 }

@@ -1,6 +1,6 @@
 import * as nodefs from 'node:fs';
 import * as path from 'node:path';
-import { FamfsError, type InterleaveParams, parentOf } from '@famfs/core';
+import { FamfsError, type InterleaveRequest, describeErrno, fromSystemError, parentOf } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
@@ -18,7 +18,7 @@ export interface CpContext {
   mode: number;
   uid?: number;
   gid?: number;
-  interleave?: InterleaveParams;
+  interleave?: InterleaveRequest;
   verbose: boolean;
 }
 
@@ -118,8 +118,9 @@ export const cpSpec: CommandSpec<CpContext> = {
         let st: nodefs.Stats;
         try {
           st = nodefs.statSync(src);
-        } catch {
-          throw new FamfsError('ENOENT', 'cp', `cp: cannot stat '${src}': no such file or directory`, src);
+        } catch (e) {
+          const err = fromSystemError(e, 'cp', src);
+          throw new FamfsError(err.code, 'cp', `cp: cannot stat '${src}': ${describeErrno(err.code)}`, { path: src, kind: err.kind });
         }
         const base = path.basename(path.resolve(src));
         if (destIsDir) await copyOne(src, dest === '' ? base : `${dest}/${base}`);

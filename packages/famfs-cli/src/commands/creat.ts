@@ -1,10 +1,11 @@
-import { FamfsError, type InterleaveParams, RandomStream, MAX_STRIPS } from '@famfs/core';
+import { FamfsError, type InterleaveRequest, RandomStream, MAX_STRIPS } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseMode, parseSize, parseUint } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
+import { itemFailure } from '../failures.js';
 
 export interface MultiCreate {
   path: string;
@@ -20,23 +21,23 @@ export interface CreatContext {
   gid?: number;
   randomize: boolean;
   seed?: number;
-  interleave?: InterleaveParams;
+  interleave?: InterleaveRequest;
   multi: MultiCreate[];
   verbose: boolean;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
-/** -N/-B/-C: any of them turns on interleave; the others take upstream's defaults. */
-export function interleaveOf(o: Record<string, unknown>, op: string): InterleaveParams | undefined {
+/** -N/-B/-C as given; defaults are core's (interleaveParams), applied where the file is created. */
+export function interleaveOf(o: Record<string, unknown>, op: string): InterleaveRequest | undefined {
   if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
-  const nstrips = o.nstrips === undefined ? 1 : parseUint(String(o.nstrips), 'nstrips');
-  if (nstrips > MAX_STRIPS) throw new FamfsError('EINVAL', op, `famfs ${op} error: nstrips(${nstrips}) > ${MAX_STRIPS}`);
-  return {
-    nstrips,
-    nbuckets: o.nbuckets === undefined ? nstrips : parseUint(String(o.nbuckets), 'nbuckets'),
-    chunkSize: o.chunksize === undefined ? 2 * 1024 * 1024 : parseSize(String(o.chunksize), 'chunk size'),
+  const r: InterleaveRequest = {
+    nstrips: o.nstrips === undefined ? undefined : parseUint(String(o.nstrips), 'nstrips'),
+    nbuckets: o.nbuckets === undefined ? undefined : parseUint(String(o.nbuckets), 'nbuckets'),
+    chunkSize: o.chunksize === undefined ? undefined : parseSize(String(o.chunksize), 'chunk size'),
   };
+  if (r.nstrips !== undefined && r.nstrips > MAX_STRIPS) throw new FamfsError('EINVAL', op, `famfs ${op} error: nstrips(${r.nstrips}) > ${MAX_STRIPS}`);
+  return r;
 }
 
 export function withInterleaveOptions(c: Command): Command {
@@ -108,8 +109,7 @@ export const creatSpec: CommandSpec<CreatContext> = {
             if (r.created) created++;
             made.push(m);
           } catch (e) {
-            if (!(e instanceof FamfsError)) throw e;
-            io.err(`famfs creat: ${e.message}\n`);
+            io.err(`famfs creat: ${itemFailure(e, 'creat', m.path).message}\n`);
             errs++;
           }
         }

@@ -1,6 +1,6 @@
 import * as nodefs from 'node:fs';
 import * as path from 'node:path';
-import { Errno, FamfsError, fsck, openDevice } from '@famfs/core';
+import { Errno, FamfsError, fsck, openDevice, usageError } from '@famfs/core';
 import { famfsMountOf, famfsMounts } from '@famfs/fuse';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
@@ -11,6 +11,8 @@ import type { CommandSpec } from './spec.js';
 export interface FsckContext {
   /** undefined: `famfs fsck -h` alone, which prints the help */
   device?: string;
+  /** the command's help text (for `famfs fsck -h` alone) */
+  help: string;
   human: boolean;
   verbose: boolean;
   json: boolean;
@@ -22,9 +24,9 @@ export interface FsckContext {
  * collisions; a bad entry is an error here. No valid superblock or log
  * header: 1 (as upstream); a path that is not a device or image: EINVAL.
  */
-export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext, help: () => string): number {
+export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
   if (ctx.device === undefined) {
-    io.out(help());
+    io.out(ctx.help);
     return 0;
   }
   const systemUuid = systemUuidOf(io, g);
@@ -68,8 +70,6 @@ function deviceToCheck(p: string): string {
   return p;
 }
 
-let helpText = (): string => '';
-
 export const fsckSpec: CommandSpec<FsckContext> = {
   command: () => {
     const cmd = new Command('fsck')
@@ -82,16 +82,17 @@ export const fsckSpec: CommandSpec<FsckContext> = {
       .option('--json', 'print the report as JSON (for scripts)')
       .option('-m, --mmap', 'read the device through a mapping (the default; accepted for compatibility)')
       .option('-f, --force', 'accepted for compatibility; fsck never writes');
-    helpText = () => cmd.helpInformation();
     return cmd;
   },
-  context: (args, o) => {
+  context: (args, o, cmd) => {
     const device = args[0];
     // upstream: "Must specify at least one dax device", a usage error (exit 1)
-    if (device === undefined && o.human !== true) throw new FamfsError('EINVAL', 'usage', 'fsck: must specify a device or image file');
-    return { device, human: o.human === true, verbose: o.verbose === true, json: o.json === true };
+    if (device === undefined && o.human !== true) throw usageError('fsck', 'fsck: must specify a device or image file');
+    return { device, help: cmd.helpInformation(), human: o.human === true, verbose: o.verbose === true, json: o.json === true };
   },
-  run: (io, g, c) => runFsck(io, g, c, helpText),
+  run: (io, g, c) => runFsck(io, g, c),
+  // upstream: no valid superblock or log header, or a usage error, is 1; a
+  // path that is not a device or image is EINVAL; otherwise the errno
   exitCode: (e) =>
-    e.op === 'superblock' || e.op === 'log' || e.op === 'parse' || e.op === 'usage' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
+    e.kind === 'format' || e.kind === 'usage' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
 };

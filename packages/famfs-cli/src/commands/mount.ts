@@ -1,5 +1,5 @@
 import { FamfsError } from '@famfs/core';
-import { mountFamfs, umountFamfs } from '@famfs/fuse';
+import { DEFAULT_FAMFS_PROFILE, FamfsProfiles, type FamfsProfileName, mountFamfs, umountFamfs } from '@famfs/fuse';
 import { Command } from 'commander';
 import { systemUuidOf } from '../context.js';
 import type { CommandSpec } from './spec.js';
@@ -8,7 +8,7 @@ export interface MountContext {
   device: string;
   mountpoint: string;
   cache: 'none' | 'auto' | 'always';
-  profile: 'kernel-v10' | 'libfuse-famfs';
+  profile: FamfsProfileName;
   timeout?: number;
   debug: boolean;
   verbose: boolean;
@@ -16,11 +16,11 @@ export interface MountContext {
 
 /** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
 function parseMountOptions(list: string[]): Pick<MountContext, 'cache' | 'profile' | 'timeout'> {
-  const out: Pick<MountContext, 'cache' | 'profile' | 'timeout'> = { cache: 'auto', profile: 'kernel-v10' };
+  const out: Pick<MountContext, 'cache' | 'profile' | 'timeout'> = { cache: 'auto', profile: DEFAULT_FAMFS_PROFILE };
   for (const opt of list.flatMap((s) => s.split(',')).filter((s) => s !== '')) {
     const [k, v] = opt.split('=', 2) as [string, string | undefined];
     if (k === 'cache' && (v === 'none' || v === 'auto' || v === 'always')) out.cache = v;
-    else if (k === 'famfs_profile' && (v === 'kernel-v10' || v === 'libfuse-famfs')) out.profile = v;
+    else if (k === 'famfs_profile' && v !== undefined && Object.hasOwn(FamfsProfiles, v)) out.profile = v as FamfsProfileName;
     else if (k === 'timeout' && v !== undefined && /^\d+(\.\d+)?$/.test(v)) out.timeout = Number(v);
     else throw new FamfsError('EINVAL', 'mount', `famfs mount: unknown or invalid mount option '${opt}' (known: cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS)`);
   }

@@ -5,6 +5,7 @@ import { deviceOf, withFs } from '../context.js';
 import { withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import type { CommandSpec } from './spec.js';
+import { itemFailure } from '../failures.js';
 
 /** `famfs clone SRC DEST` — test only: a second file with the same map (fsck reports the cross-link). */
 export const cloneSpec: CommandSpec<{ src: string; dest: string }> = {
@@ -42,8 +43,7 @@ export const flushSpec: CommandSpec<{ files: string[]; verbose: boolean }> = {
           await b.flush(b.rel(f));
           if (c.verbose) io.out(`flushed ${f}\n`);
         } catch (e) {
-          if (!(e instanceof FamfsError)) throw e;
-          io.err(`famfs flush: ${e.message}\n`);
+          io.err(`famfs flush: ${itemFailure(e, 'flush', f).message}\n`);
           errs++;
         }
       }
@@ -97,10 +97,7 @@ export const catSpec: CommandSpec<{ files: string[] }> = {
     withFs(io, g, 'cat', false, (fs) => {
       for (const f of c.files) {
         const file = fs.statFile(f);
-        fs.forEachView(file, 0, file.size, (v) => {
-          fs.dev.invalidate(v);
-          io.write(v);
-        });
+        fs.readEach(file, 0, file.size, (v) => io.write(v));
       }
       return 0;
     }),

@@ -5,6 +5,7 @@ import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseUint } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
+import { itemFailure } from '../failures.js';
 
 export interface VerifyContext {
   files: Array<{ path: string; seed: number }>;
@@ -76,8 +77,8 @@ export const verifySpec: CommandSpec<VerifyContext> = {
             io.out(`Success: verified ${r.size} bytes in file ${f.path}\n`);
           }
         } catch (e) {
-          if (!(e instanceof FamfsError) || !c.multi) throw e;
-          io.err(`famfs verify: ${e.message}\n`);
+          if (!c.multi) throw e;
+          io.err(`famfs verify: ${itemFailure(e, 'verify', f.path).message}\n`);
           errs++;
         }
       }

@@ -1,6 +1,6 @@
 import { FormatError, StructReader, StructWriter, decodeCString, encodeCString } from './codec.js';
 import {
-  DaxdevLayout as DaxdevMeta, FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, InterleavedExtLayout as InterleavedExt, LOG_MAGIC, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH, MAX_INTERLEAVED_EXTENTS, MAX_SIMPLE_EXTENTS, MAX_STRIPS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, logLastIndex,
+  DaxdevLayout as DaxdevMeta, FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, InterleavedExtLayout as InterleavedExt, LOG_MAGIC, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH, MAX_INTERLEAVED_EXTENTS, MAX_SIMPLE_EXTENTS, MAX_STRIPS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, SimpleExtLayout as SimpleExt, logLastIndex,
 } from './constants.js';
 import { crc32 } from './crc32.js';
 import { uuidFromBytes, uuidToBytes } from './uuid.js';
@@ -137,9 +137,9 @@ export function logEntryCrc(entry: Uint8Array): number {
 }
 
 function writeSimpleExt(w: StructWriter, field: string, off: number, e: SimpleExtent): void {
-  w.u64(`${field}.se_devindex`, off, e.devIndex);
-  w.u64(`${field}.se_offset`, off + 8, e.offset);
-  w.u64(`${field}.se_len`, off + 16, e.len);
+  w.u64(`${field}.se_devindex`, off + SimpleExt.DEVINDEX, e.devIndex);
+  w.u64(`${field}.se_offset`, off + SimpleExt.OFFSET, e.offset);
+  w.u64(`${field}.se_len`, off + SimpleExt.LEN, e.len);
 }
 
 function relpathBytes(structName: string, field: string, off: number, relpath: string): Uint8Array {
@@ -171,7 +171,7 @@ export function encodeLogEntry(e: LogEntryRecord): Uint8Array {
         if (ext.length > MAX_SIMPLE_EXTENTS) throw new FormatError('log_entry', 'fmap_nextents', fm + FM.NEXTENTS, `${ext.length} extents (max ${MAX_SIMPLE_EXTENTS})`);
         w.u32('fmap_ext_type', fm + FM.EXT_TYPE, FmapExtType.SIMPLE);
         w.u32('fmap_nextents', fm + FM.NEXTENTS, ext.length);
-        ext.forEach((x, i) => writeSimpleExt(w, `se[${i}]`, fm + FM.EXTENTS + i * 24, x));
+        ext.forEach((x, i) => writeSimpleExt(w, `se[${i}]`, fm + FM.EXTENTS + i * SimpleExt.SIZE, x));
       } else {
         const ie = f.fmap.extents;
         if (ie.length > MAX_INTERLEAVED_EXTENTS) throw new FormatError('log_entry', 'fmap_niext', fm + FM.NEXTENTS, `${ie.length} interleaved extents (max ${MAX_INTERLEAVED_EXTENTS})`);
@@ -184,7 +184,7 @@ export function encodeLogEntry(e: LogEntryRecord): Uint8Array {
           }
           w.u64('ie_nstrips', io + InterleavedExt.NSTRIPS, x.nstrips);
           w.u64('ie_chunk_size', io + InterleavedExt.CHUNK_SIZE, x.chunkSize);
-          x.strips.forEach((s, j) => writeSimpleExt(w, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * 24, s));
+          x.strips.forEach((s, j) => writeSimpleExt(w, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * SimpleExt.SIZE, s));
         });
       }
       break;
@@ -271,10 +271,10 @@ function cstringAt(bytes: Uint8Array, off: number, len: number): string | undefi
 }
 
 function simpleExtAt(dv: DataView, off: number, field: string): SimpleExtent | string {
-  const devLo = dv.getUint32(off, true);
-  const devHi = dv.getUint32(off + 4, true);
-  const offset = u64At(dv, off + 8);
-  const len = u64At(dv, off + 16);
+  const devLo = dv.getUint32(off + SimpleExt.DEVINDEX, true);
+  const devHi = dv.getUint32(off + SimpleExt.DEVINDEX + 4, true);
+  const offset = u64At(dv, off + SimpleExt.OFFSET);
+  const len = u64At(dv, off + SimpleExt.LEN);
   if (devHi !== 0 || devLo > 0xffff || offset < 0 || len < 0) return `${field} has out-of-range values`;
   return { devIndex: devLo, offset, len };
 }
@@ -320,7 +320,7 @@ export function decodeLogEntry(
         if (n > MAX_SIMPLE_EXTENTS) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has ${n} simple extents (max ${MAX_SIMPLE_EXTENTS})`);
         const extents: SimpleExtent[] = [];
         for (let i = 0; i < n; i++) {
-          const x = simpleExtAt(dv, o + fm + FM.EXTENTS + i * 24, `se[${i}]`);
+          const x = simpleExtAt(dv, o + fm + FM.EXTENTS + i * SimpleExt.SIZE, `se[${i}]`);
           if (typeof x === 'string') return badEntry('bad-fmap', index, seqnum, `'${relpath}': ${x}`);
           extents.push(x);
         }
@@ -338,7 +338,7 @@ export function decodeLogEntry(
           if (chunk < 0) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has chunk size ${u64Text(dv, o + io + InterleavedExt.CHUNK_SIZE)}`);
           const strips: SimpleExtent[] = [];
           for (let j = 0; j < nstrips; j++) {
-            const x = simpleExtAt(dv, o + io + InterleavedExt.STRIPS + j * 24, `ie_strips[${j}]`);
+            const x = simpleExtAt(dv, o + io + InterleavedExt.STRIPS + j * SimpleExt.SIZE, `ie_strips[${j}]`);
             if (typeof x === 'string') return badEntry('bad-fmap', index, seqnum, `'${relpath}': ${x}`);
             strips.push(x);
           }

@@ -1,5 +1,5 @@
 import type { Device } from '../device.js';
-import { FamfsError } from '../errors.js';
+import { FamfsError, formatError } from '../errors.js';
 import { LogEntryLayout as LE, LogHeaderLayout as LH } from '../format/constants.js';
 import { type LogEntryBody, checkLogHeader, encodeLogEntry, logEntryOffset } from '../format/log.js';
 
@@ -19,7 +19,7 @@ export function appendLogEntry(dev: Device, log: Uint8Array, body: LogEntryBody)
   const head = log.subarray(0, LH.SIZE);
   dev.invalidate(head);
   const st = checkLogHeader(log, 0, log.length);
-  if (!st.ok) throw new FamfsError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${st.message}`, dev.path);
+  if (!st.ok) throw formatError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${st.message}`, dev.path);
   const h = st.header;
   if (h.nextIndex > h.lastIndex) {
     throw new FamfsError('ENOSPC', 'log', `${dev.path}: the famfs log is full (${h.lastIndex + 1} entries)`, dev.path);
@@ -29,7 +29,7 @@ export function appendLogEntry(dev: Device, log: Uint8Array, body: LogEntryBody)
   // an entry nobody references, not corruption; the entry's seqnum must equal
   // its index either way, so write seqnum = index and heal the header.
   if (h.nextSeqnum !== h.nextIndex && h.nextSeqnum !== h.nextIndex + 1) {
-    throw new FamfsError('EUCLEAN', 'log', `${dev.path}: log header next_seqnum ${h.nextSeqnum} differs from next_index ${h.nextIndex}`, dev.path);
+    throw formatError('EUCLEAN', 'log', `${dev.path}: log header next_seqnum ${h.nextSeqnum} differs from next_index ${h.nextIndex}`, dev.path);
   }
   const index = h.nextIndex;
   const bytes = encodeLogEntry({ ...body, seqnum: index } as Parameters<typeof encodeLogEntry>[0]);

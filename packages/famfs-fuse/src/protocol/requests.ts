@@ -40,6 +40,7 @@ import {
   MkdirInLayout,
   MknodInLayout,
   OpenInLayout,
+  Opcode,
   ReadInLayout,
   ReleaseInLayout,
   RemovemappingInLayout,
@@ -801,6 +802,48 @@ export function decodeRequest(buf: Uint8Array, opts: DecodeOptions = {}): FuseRe
   const r = new Reader(body, { opcode: header.opcode, base: InHeaderLayout.SIZE });
   const arg = DECODERS[op](r, header);
   return { op, header, arg, extensions } as KnownRequest;
+}
+
+// -------------------------------------------------------------- the READ hot path
+
+/** A READ with no extensions: fuse_in_header + fuse_read_in, the shape of every READ the kernel sends. */
+export const PLAIN_READ_LEN = InHeaderLayout.SIZE + ReadInLayout.SIZE;
+
+/** What a READ handler needs of a plain READ. */
+export interface PlainRead {
+  unique: bigint;
+  nodeid: bigint;
+  fh: bigint;
+  offset: number;
+  size: number;
+}
+
+/** hi word of a u64 at or above this is past 2^53 */
+const SAFE_HI = 0x20_0000;
+
+/**
+ * The READ hot path: decode a plain READ straight from the bytes, through
+ * the layout constants, without the generic decoder's objects. It accepts
+ * exactly what decodeRequest accepts for such a READ (a test checks the two
+ * agree) and returns undefined for anything else — another opcode, another
+ * length, extensions, an offset past 2^53 — which then goes through
+ * decodeRequest and is reported there.
+ */
+export function decodePlainRead(msg: Uint8Array): PlainRead | undefined {
+  if (msg.length !== PLAIN_READ_LEN) return undefined;
+  const dv = new DataView(msg.buffer, msg.byteOffset, PLAIN_READ_LEN);
+  if (dv.getUint32(InHeaderLayout.OPCODE, true) !== Opcode.READ) return undefined;
+  if (dv.getUint32(InHeaderLayout.LEN, true) !== PLAIN_READ_LEN || dv.getUint16(InHeaderLayout.TOTAL_EXTLEN, true) !== 0) return undefined;
+  const body = InHeaderLayout.SIZE;
+  const offHi = dv.getUint32(body + ReadInLayout.OFFSET + 4, true);
+  if (offHi >= SAFE_HI) return undefined;
+  return {
+    unique: dv.getBigUint64(InHeaderLayout.UNIQUE, true),
+    nodeid: dv.getBigUint64(InHeaderLayout.NODEID, true),
+    fh: dv.getBigUint64(body + ReadInLayout.FH, true),
+    offset: offHi * 0x1_0000_0000 + dv.getUint32(body + ReadInLayout.OFFSET, true),
+    size: dv.getUint32(body + ReadInLayout.SIZE_FIELD, true),
+  };
 }
 
 // -------------------------------------------------------------- extensions
