@@ -50,6 +50,7 @@ echo "load average (1 min) at start: $(load) — anything else running skews the
 start=$(date +%s)
 node bench/create.mjs "$WORK"
 node bench/replay.mjs "$WORK"
+node bench/random-fill.mjs "$WORK"
 node bench/cp.mjs "$WORK"
 node bench/fuse.mjs "$WORK"
 node bench/summary.mjs "$BENCH_RESULTS"

@@ -6,7 +6,7 @@
  */
 import { afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -60,7 +60,7 @@ export function sparseImage(file: string, size: number): string {
  */
 export function noisyImage(file: string, size: number): string {
   sparseImage(file, size);
-  writeAt(file, 0, new Uint8Array(randomBytes(Math.min(size, 12 * MiB))));
+  writeAt(file, 0, new Uint8Array(seeded(`noisy image ${path.basename(file)}`).bytes(Math.min(size, 12 * MiB))));
   return file;
 }
 
@@ -121,18 +121,9 @@ export function sha256File(file: string): string {
 
 // ---------------------------------------------------------------- PRNG
 
-/** A small seeded PRNG (mulberry32): reproducible "random" corruption. */
-export function prng(seed: number): { next(): number; int(n: number): number } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
+import { seeded } from './random.js';
+
+export { rng, seeded, type Rng } from './random.js';
 
 // ---------------------------------------------------------------- binaries
 

@@ -4,7 +4,6 @@
  * up, data I/O through maps (interleaved ones included), and the order in
  * which an append makes its stores visible.
  */
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryDevice } from './device.js';
 import { FamfsError } from './errors.js';
@@ -14,6 +13,11 @@ import { fsck } from './fsck.js';
 import { mkfs } from './mkfs.js';
 import type { FileNode } from './namespace.js';
 import { thrown } from '../../../test/thrown.js';
+
+import { seeded } from '../../../test/random.js';
+
+/** every random byte of this file: seeded (test/random.ts) */
+const R = seeded('famfs.test');
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -383,7 +387,7 @@ describe('data', () => {
     expect(new Set(ie!.strips.map((s) => Math.floor(s.offset / GiB))).size).toBe(2);
 
     const off = 1 * MiB + 3;
-    const data = new Uint8Array(randomBytes(7 * MiB + 17)); // crosses the chunks at 2, 4, 6 and 8 MiB
+    const data = new Uint8Array(R.bytes(7 * MiB + 17)); // crosses the chunks at 2, 4, 6 and 8 MiB
     expect(fs.writeAt(f, off, data)).toBe(data.length);
     expect(Buffer.compare(fs.read(f, off, data.length), data)).toBe(0);
     // every byte landed where the spec's formula puts it
@@ -405,7 +409,7 @@ describe('data', () => {
     const dev = newDevice();
     const fs = open(dev);
     const f = fs.createFile('f', 6 * MiB).file;
-    const data = new Uint8Array(randomBytes(f.size));
+    const data = new Uint8Array(R.bytes(f.size));
     fs.writeAt(f, 0, data);
     expect(Buffer.compare(fs.read(f), data)).toBe(0);
     expect(Buffer.compare(dev.bytes.subarray(10 * MiB, 16 * MiB), data)).toBe(0);

@@ -3,7 +3,7 @@
  * SOCK_SEQPACKET socket pair, the Session serves a real famfs (an 8 GiB
  * sparse image formatted by core's mkfs) on the same event loop. Requests
  * are built by hand and replies compared byte for byte with expected bytes
- * built by hand (session-test-kernel.ts) — never with this package's
+ * built by hand (test-kernel.testkit.ts) — never with this package's
  * encoders.
  */
 import * as fs from 'node:fs';
@@ -16,8 +16,8 @@ import {
   createIn, daxdevOut, dirent, direntplus, entryOut, errorReply, flushIn, fmapHeader, forgetIn, fsyncIn, getDaxdevIn,
   getattrIn, getxattrIn, iext, initIn, initOut, interruptIn, kstatfs, linkIn, lseekIn, mkdirIn, mknodIn, openIn, openOut,
   outHeaderOf, readIn, releaseIn, rename2In, renameIn, reply, request, serve, setattrIn, simpleExt, writeIn, writeOut,
-  xorshift,
-} from './session-test-kernel.js';
+} from './test-kernel.testkit.js';
+import { rng } from '../../../test/random.js';
 
 const SYS = '0f0e0d0c-0b0a-4908-8706-050403020100';
 const DEV_SIZE = 8 * GiB;
@@ -86,7 +86,7 @@ let striped: FileNode;
 const PATTERNS: Array<{ at: number; bytes: Uint8Array }> = [];
 
 function pseudoRandom(n: number, seed: number): Uint8Array {
-  const next = xorshift(seed);
+  const next = rng(seed).next;
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = next() & 0xff;
   return b;
@@ -111,7 +111,7 @@ beforeAll(() => {
   fs.closeSync(fd);
   const dev = openDevice(image, { writable: true });
   mkfs(dev, { systemUuid: SYS, devicePath: image });
-  const next = xorshift(0x5eed);
+  const next = rng(0x5eed).next;
   famfs = Famfs.fromDevice(dev, { systemUuid: SYS, random: (bound) => next() % bound });
   famfs.mkdir('dir', { mode: 0o755, uid: UID, gid: GID });
   famfs.createFile('simple.bin', SIMPLE_SIZE, { mode: 0o644, uid: UID, gid: GID });
@@ -250,7 +250,7 @@ describe('INIT negotiation', () => {
         timeGran: 1, maxPages: 0, flags2: DAX_FMAP_2,
       })));
     });
-    const next = xorshift(0x1417);
+    const next = rng(0x1417).next;
     for (let i = 0; i < 40; i++) {
       const flags = next();
       const flags2 = next();
@@ -738,7 +738,7 @@ describe('robustness: 1,000 malformed requests', () => {
       const data0 = famfs.read(simple, 0, 64 * KiB);
       const files0 = famfs.namespace.files;
 
-      const next = xorshift(0xbad5eed);
+      const next = rng(0xbad5eed).next;
       const pick = <T>(xs: readonly T[]): T => xs[next() % xs.length]!;
       const u64 = (): bigint => (BigInt(next()) << 32n) | BigInt(next());
       const uniq = (): bigint => (u64() & ((1n << 63n) - 1n)) || 1n;

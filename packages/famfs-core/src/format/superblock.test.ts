@@ -201,4 +201,12 @@ describe('checkSuperblock faults, in upstream order', () => {
     expect(checkSuperblock(head, 10 * 1024 * 1024).ok).toBe(true);
     expect(checkSuperblock(head, 10 * 1024 * 1024 - 1)).toMatchObject({ ok: false, reason: 'bad-geometry' });
   });
+
+  it('regression (found by the fuzzer): a recorded device size past 2^53, or too small for the log, is bad-geometry, not a NaN-sized file system', () => {
+    for (const size of [2n ** 53n, 2n ** 64n - 1n, 0n, BigInt(10 * 1024 * 1024 - 1)]) {
+      // dd_size (112) is outside the CRC: no re-CRC needed for it to reach the geometry check
+      expect(checkSuperblock(patched((v) => v.setBigUint64(112, size, true))), `dd_size ${size}`).toMatchObject({ ok: false, reason: 'bad-geometry' });
+    }
+    expect(checkSuperblock(patched((v) => v.setBigUint64(112, BigInt(10 * 1024 * 1024), true))).ok).toBe(true);
+  });
 });

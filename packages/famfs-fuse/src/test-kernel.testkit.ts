@@ -356,18 +356,6 @@ export function outHeaderOf(m: Uint8Array): { len: number; error: number; unique
 
 // ------------------------------------------------------------------ the fake kernel
 
-/** xorshift32: deterministic, so a failure reproduces */
-export function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const REPLY_BUF = 4 * MiB;
 
