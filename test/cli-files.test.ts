@@ -503,10 +503,10 @@ describe('crash safety', () => {
       const child = spawn(process.execPath, [script, img, String(next)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
-      child.stderr!.on('data', (d) => (err += d));
+      child.stderr.on('data', (d) => (err += d));
       const done = exited(child);
       await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (d) => {
+        child.stdout.on('data', (d) => {
           const first = out === '';
           out += d;
           if (first) {

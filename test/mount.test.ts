@@ -163,6 +163,25 @@ function deviceSuite(kind: DeviceKind): void {
       expect(pidGone(state.pid)).toBe(false);
     });
 
+    it('famfs status reports the mount (text and --json); famfs loglevel changes the daemon log level; flush -i on a mounted file', () => {
+      const st = ok(famfs(['status', mnt]), 'famfs status');
+      expect(st.stdout).toMatch(new RegExp(`^mount point: +${mnt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+      expect(st.stdout).toMatch(/^role: +master$/m);
+      expect(st.stdout).toMatch(/^mode: +READ\/WRITE/m);
+      const j = JSON.parse(ok(famfs(['status', '--json', path.join(mnt, 'big')]), 'famfs status --json').stdout) as Record<string, unknown>;
+      expect(j).toMatchObject({ device: dev, mountpoint: mnt, role: 'master', systemUuid: MASTER, daxFmap: false, logLevel: 'info' });
+      ok(famfs(['loglevel', mnt, 'debug']), 'famfs loglevel debug');
+      expect(JSON.parse(famfs(['status', '--json', mnt]).stdout)).toMatchObject({ logLevel: 'debug' });
+      ok(famfs(['loglevel', mnt, 'info']), 'famfs loglevel info');
+      const bad = famfs(['loglevel', mnt, 'loud']);
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+      ok(famfs(['flush', '-i', path.join(mnt, 'big')]), 'famfs flush -i');
+      const notMounted = famfs(['status', dir]);
+      expect(notMounted.status).not.toBe(0);
+      expect(notMounted.stderr).toMatch(/not in a mounted famfs/);
+    });
+
     it('ls -l, stat and find show the files with their sizes, modes and owners', () => {
       const ls = ok(sh(`LC_ALL=C ls -l ${q(mnt)}`), 'ls -l');
       const rows = lines(ls.stdout).slice(1).map((l) => l.split(/\s+/));

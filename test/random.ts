@@ -17,19 +17,20 @@ export function suiteSeed(): number {
   return n;
 }
 
+/** The stream's functions are plain closures: `const next = rng(1).next` is fine. */
 export interface Rng {
   readonly seed: number;
   /** a uniform u32 */
-  next(): number;
+  readonly next: () => number;
   /** a uniform float in [0, 1) */
-  float(): number;
+  readonly float: () => number;
   /** a uniform integer in [0, n) */
-  int(n: number): number;
+  readonly int: (n: number) => number;
   /** a uniform integer in [lo, hi] */
-  range(lo: number, hi: number): number;
-  pick<T>(xs: readonly T[]): T;
+  readonly range: (lo: number, hi: number) => number;
+  readonly pick: <T>(xs: readonly T[]) => T;
   /** `n` random bytes (a Buffer, so it also serves as file contents) */
-  bytes(n: number): Buffer;
+  readonly bytes: (n: number) => Buffer;
 }
 
 /** A stream from a numeric seed. */

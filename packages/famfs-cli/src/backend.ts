@@ -33,7 +33,8 @@ export interface Backend {
   /** Read the whole file front to back; returning false stops. */
   readAll(rel: string, fn: (buf: Uint8Array, fileOffset: number) => boolean | void): Promise<void>;
   getmap(rel: string): Promise<{ relpath: string; size: number; fmap: FmapRecord }>;
-  flush(rel: string): Promise<void>;
+  /** Write back this host's cached lines over a file (or, with `invalidate`, drop them to see what another host wrote). */
+  flush(rel: string, invalidate?: boolean): Promise<void>;
   close(): void;
 }
 
@@ -84,8 +85,10 @@ class DeviceBackend implements Backend {
     return { relpath: f.relpath, size: f.size, fmap: f.fmap };
   }
 
-  async flush(rel: string): Promise<void> {
-    this.fs.flushFile(this.fs.statFile(rel));
+  async flush(rel: string, invalidate = false): Promise<void> {
+    const f = this.fs.statFile(rel);
+    if (invalidate) this.fs.invalidateFile(f);
+    else this.fs.flushFile(f);
   }
 
   close(): void {
@@ -183,8 +186,8 @@ class MountBackend implements Backend {
     return { relpath: f.path, size: f.size, fmap: f.fmap };
   }
 
-  async flush(rel: string): Promise<void> {
-    await controlRequest(this.socket, { flush: { path: rel } });
+  async flush(rel: string, invalidate = false): Promise<void> {
+    await controlRequest(this.socket, { flush: { path: rel, invalidate } });
   }
 
   close(): void {}

@@ -14,11 +14,12 @@ import { getmapSpec } from './commands/getmap.js';
 import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec } from './commands/simple.js';
 import { mountSpec, umountSpec } from './commands/mount.js';
 import { serveSpec } from './commands/serve.js';
+import { loglevelSpec, statusSpec } from './commands/status.js';
 
 /** Every `famfs` subcommand, in the order `famfs --help` lists them. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: ReadonlyArray<CommandSpec<any>> = [
-  mountSpec, umountSpec, fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec, serveSpec,
+// (CommandSpec's methods are bivariant in their context type, so every spec fits)
+const COMMANDS: ReadonlyArray<CommandSpec<unknown>> = [
+  mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec, serveSpec,
 ];
 
 /**

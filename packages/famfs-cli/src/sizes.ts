@@ -1,6 +1,17 @@
 import { usageError } from '@famfs/core';
 
 /**
+ * The text of an option value as commander parsed it (an option that takes
+ * a value gives a string; a default may be a number). Anything else is a
+ * usage error naming the option.
+ */
+export function text(v: unknown, what: string): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  throw usageError('parse', `option ${what} needs a value`);
+}
+
+/**
  * Parse a size the way upstream famfs does (strtoull with base 0, then an
  * optional k/m/g suffix, powers of 1024): "8m", "0x800000", "1G", "4096".
  * As with strtoull, a leading 0 means octal. Anything else is an error here

@@ -218,10 +218,6 @@ export class FamfsError extends Error {
   }
 }
 
-export function isFamfsError(e: unknown): e is FamfsError {
-  return e instanceof FamfsError;
-}
-
 /** A malformed command line or argument: nothing was tried (EINVAL unless said). */
 export function usageError(op: string, message: string, code: ErrnoName = 'EINVAL'): FamfsError {
   return new FamfsError(code, op, message, { kind: 'usage' });
@@ -250,7 +246,7 @@ interface SystemErrorLike {
  */
 export function fromSystemError(e: unknown, op: string, path?: string): FamfsError {
   if (e instanceof FamfsError) return e;
-  const s: SystemErrorLike = typeof e === 'object' && e !== null ? (e as SystemErrorLike) : {};
+  const s: SystemErrorLike = typeof e === 'object' && e !== null ? (e) : {};
   const name =
     (typeof s.code === 'string' ? errnoName(s.code) : undefined) ??
     (typeof s.errno === 'number' ? errnoNameOf(Math.abs(s.errno)) : undefined);

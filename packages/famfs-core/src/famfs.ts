@@ -3,7 +3,7 @@ import { type Device, type OpenDeviceOptions, openDevice } from './device.js';
 import { FamfsError } from './errors.js';
 import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH } from './format/constants.js';
 import type { FmapRecord, LogEntryBody } from './format/log.js';
-import { type DeviceRun, fmapCapacity, forEachRun } from './fmap.js';
+import { type DeviceRun, forEachRun } from './fmap.js';
 import { appendLogEntry } from './log/writer.js';
 import { LogReplayer, type ReplayStats, extentsOf } from './log/replay.js';
 import { type DirNode, type FileNode, type FsNode, checkRelpath, parentOf } from './namespace.js';

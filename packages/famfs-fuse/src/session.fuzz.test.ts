@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Famfs, MemoryDevice, mkfs } from '@famfs/core';
 import {
   GiB, KiB, MiB, Op, type Served, accessIn, batchForgetIn, cname, createIn, flushIn, forgetIn, fsyncIn, getDaxdevIn, getattrIn,
-  getxattrIn, initIn, interruptIn, lseekIn, mkdirIn, openIn, outHeaderOf, readIn, releaseIn, renameIn, request, serve, setattrIn,
+  getxattrIn, initIn, interruptIn, lseekIn, mkdirIn, openIn, outHeaderOf, readIn, renameIn, request, serve, setattrIn,
   writeIn,
 } from './test-kernel.testkit.js';
 import { seeded } from '../../../test/random.js';

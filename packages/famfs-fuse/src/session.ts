@@ -48,7 +48,7 @@ type Handler<K extends P.DecodedOp> = (s: Session, req: Extract<P.KnownRequest, 
 type Table = { [K in P.DecodedOp]?: Handler<K> };
 
 /** Operations famfs forbids: files are created by `famfs creat/cp`, never through the mount. */
-const FORBIDDEN = ['CREATE', 'MKNOD', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'LINK', 'SYMLINK'] as const;
+type ForbiddenOp = 'CREATE' | 'MKNOD' | 'UNLINK' | 'RMDIR' | 'RENAME' | 'RENAME2' | 'LINK' | 'SYMLINK';
 
 /** Opcodes that never get a reply. */
 const NO_REPLY = new Set<number>([P.Opcode.FORGET, P.Opcode.BATCH_FORGET, P.Opcode.INTERRUPT]);
@@ -64,8 +64,7 @@ export class Session {
   private state: 'new' | 'ready' | 'stopped' = 'new';
   private famfsProfile: P.FamfsProfile | null = null;
   private closeAfterReply = false;
-  private readonly hdr = new Uint8Array(16);
-  private readonly hdrView = new DataView(this.hdr.buffer);
+  private readonly replyHeader = new P.ReplyHeader();
   private readonly maxWrite: number;
 
   constructor(
@@ -130,7 +129,7 @@ export class Session {
     if (handler === undefined) return this.error(h.unique, Errno.ENOSYS, req.op, 'not implemented');
     let reply: Reply;
     try {
-      reply = handler(this, req as never);
+      reply = handler(this, req);
     } catch (e) {
       return this.error(h.unique, this.errnoOf(e, req.op), req.op, e instanceof Error ? e.message : String(e));
     }
@@ -155,26 +154,11 @@ export class Session {
    */
   private writeReply(unique: bigint, op: string, parts: Uint8Array[]): void {
     try {
-      this.transport.write([this.outHeader(unique, parts), ...parts]);
+      this.transport.write([this.replyHeader.success(unique, parts), ...parts]);
     } catch (e) {
       this.opts.log.error(`${op} unique=${unique}: reply not delivered (${e instanceof Error ? e.message : String(e)}): answering EIO`);
       this.error(unique, Errno.EIO, op, 'reply not delivered');
     }
-  }
-
-  /**
-   * fuse_out_header for a successful reply, in one buffer reused for every
-   * reply: the write that sends it is synchronous, so it is free again
-   * before the next reply (the protocol layer's encoder, tested byte for
-   * byte, makes a fresh one; this is the hot path's copy of it).
-   */
-  private outHeader(unique: bigint, parts: readonly Uint8Array[]): Uint8Array {
-    let len = P.OutHeaderLayout.SIZE;
-    for (const p of parts) len += p.length;
-    this.hdrView.setUint32(0, len, true);
-    this.hdrView.setInt32(4, 0, true);
-    this.hdrView.setBigUint64(8, unique, true);
-    return this.hdr;
   }
 
   /**
@@ -343,7 +327,7 @@ function listingFrom(s: Session, nodeid: bigint, offset: number): DirEntry[] {
   return offset < all.length ? all.slice(offset) : [];
 }
 
-function forbidden(_s: Session, req: { op: (typeof FORBIDDEN)[number] }): Reply {
+function forbidden(_s: Session, req: { op: ForbiddenOp }): Reply {
   throw new FamfsError('EPERM', req.op, `${req.op}: famfs files are made with famfs creat/cp and never removed or renamed`);
 }
 

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseMode, parseUint } from '../sizes.js';
+import { parseMode, parseUint, text } from '../sizes.js';
 import { Progress } from '../progress.js';
 import { interleaveOf, withInterleaveOptions } from './creat.js';
 import type { CommandSpec } from './spec.js';
@@ -72,9 +72,9 @@ export const cpSpec: CommandSpec<CpContext> = {
       sources: all.slice(0, -1),
       dest: all[all.length - 1]!,
       recursive: o.recursive === true,
-      mode: o.mode === undefined ? 0 : parseMode(String(o.mode)) & ~process.umask(),
-      uid: o.uid === undefined ? undefined : parseUint(String(o.uid), 'uid'),
-      gid: o.gid === undefined ? undefined : parseUint(String(o.gid), 'gid'),
+      mode: o.mode === undefined ? 0 : parseMode(text(o.mode, 'mode')) & ~process.umask(),
+      uid: o.uid === undefined ? undefined : parseUint(text(o.uid, 'uid'), 'uid'),
+      gid: o.gid === undefined ? undefined : parseUint(text(o.gid, 'gid'), 'gid'),
       interleave: interleaveOf(o, 'cp'),
       verbose: o.verbose === true,
     };

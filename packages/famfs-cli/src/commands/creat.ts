@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseMode, parseSize, parseUint } from '../sizes.js';
+import { parseMode, parseSize, parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 import { itemFailure } from '../failures.js';
 
@@ -32,9 +32,9 @@ const collect = (v: string, acc: string[]): string[] => [...acc, v];
 export function interleaveOf(o: Record<string, unknown>, op: string): InterleaveRequest | undefined {
   if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
   const r: InterleaveRequest = {
-    nstrips: o.nstrips === undefined ? undefined : parseUint(String(o.nstrips), 'nstrips'),
-    nbuckets: o.nbuckets === undefined ? undefined : parseUint(String(o.nbuckets), 'nbuckets'),
-    chunkSize: o.chunksize === undefined ? undefined : parseSize(String(o.chunksize), 'chunk size'),
+    nstrips: o.nstrips === undefined ? undefined : parseUint(text(o.nstrips, 'nstrips'), 'nstrips'),
+    nbuckets: o.nbuckets === undefined ? undefined : parseUint(text(o.nbuckets, 'nbuckets'), 'nbuckets'),
+    chunkSize: o.chunksize === undefined ? undefined : parseSize(text(o.chunksize, 'chunksize'), 'chunk size'),
   };
   if (r.nstrips !== undefined && r.nstrips > MAX_STRIPS) throw new FamfsError('EINVAL', op, `famfs ${op} error: nstrips(${r.nstrips}) > ${MAX_STRIPS}`);
   return r;
@@ -76,7 +76,7 @@ export const creatSpec: CommandSpec<CreatContext> = {
         .option('-v, --verbose', 'say what was done'),
     ),
   context: (args, o) => {
-    const seed = o.seed === undefined ? undefined : parseUint(String(o.seed), 'seed');
+    const seed = o.seed === undefined ? undefined : parseUint(text(o.seed, 'seed'), 'seed');
     if (seed !== undefined && o.randomize !== true) throw new FamfsError('EINVAL', 'creat', 'creat: Error seed (-S) without randomize (-r) argument');
     const multi = (o.multi as string[]).map(parseMulti);
     if (multi.length > 0 && seed !== undefined) throw new FamfsError('EINVAL', 'creat', 'creat: -S and --multi are incompatible');
@@ -84,10 +84,10 @@ export const creatSpec: CommandSpec<CreatContext> = {
     if (multi.length === 0 && args[0] === undefined) throw new FamfsError('EINVAL', 'creat', 'creat: Must specify filename');
     return {
       path: args[0],
-      size: o.size === undefined ? undefined : parseSize(String(o.size), 'size'),
-      mode: parseMode(String(o.mode)) & ~process.umask(),
-      uid: o.uid === undefined ? undefined : parseUint(String(o.uid), 'uid'),
-      gid: o.gid === undefined ? undefined : parseUint(String(o.gid), 'gid'),
+      size: o.size === undefined ? undefined : parseSize(text(o.size, 'size'), 'size'),
+      mode: parseMode(text(o.mode, 'mode')) & ~process.umask(),
+      uid: o.uid === undefined ? undefined : parseUint(text(o.uid, 'uid'), 'uid'),
+      gid: o.gid === undefined ? undefined : parseUint(text(o.gid, 'gid'), 'gid'),
       randomize: o.randomize === true,
       seed,
       interleave,

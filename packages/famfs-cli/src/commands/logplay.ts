@@ -1,5 +1,6 @@
 import { Famfs, FamfsError } from '@famfs/core';
-import { controlRequest, daemonFiles, famfsMountOf } from '@famfs/fuse';
+import { controlRequest } from '@famfs/fuse';
+import { daemonSocketOf } from './status.js';
 import { Command } from 'commander';
 import { deviceOf, systemUuidOf, type GlobalOptions } from '../context.js';
 import type { CliIo } from '../io.js';
@@ -24,9 +25,8 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
     if (c.dryRun) io.out('Logplay: dry_run selected\n');
     if (g.device === undefined && (io.env.FAMFS_DEVICE ?? '') === '') {
       if (c.path === undefined) throw new FamfsError('EINVAL', 'logplay', 'logplay: Must specify mount_point (actually any path within a famfs file system will work), or a device with -D');
-      const m = famfsMountOf(c.path);
-      if (m === undefined) throw new FamfsError('EINVAL', 'logplay', `logplay: ${c.path} is not in a mounted famfs file system`);
-      const r = (await controlRequest(daemonFiles(m.target).socket, { refresh: {} })).refresh!;
+      const r = (await controlRequest(daemonSocketOf(c.path, 'logplay'), { refresh: {} })).refresh;
+      if (r === undefined) throw new FamfsError('EPROTO', 'logplay', 'logplay: the famfs daemon sent no result');
       io.out(`famfs_logplay(fuse): ${r.entries} log entries; ${r.files} new files; ${r.directories} new directories\n`);
       if (r.problems > 0) io.out(`\t${r.problems} bad or rejected log entries\n`);
       return Math.min(r.problems, 127);

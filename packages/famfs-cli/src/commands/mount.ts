@@ -3,6 +3,7 @@ import { DEFAULT_FAMFS_PROFILE, FamfsProfiles, type FamfsProfileName, mountFamfs
 import { Command } from 'commander';
 import { systemUuidOf } from '../context.js';
 import type { CommandSpec } from './spec.js';
+import { text } from '../sizes.js';
 
 export interface MountContext {
   device: string;
@@ -48,7 +49,7 @@ export const mountSpec: CommandSpec<MountContext> = {
     if (args[0] === undefined || args[1] === undefined) throw new FamfsError('EINVAL', 'mount', 'famfs mount: error: <daxdev> and <mountpoint> args required');
     const opts = parseMountOptions(o.options as string[]);
     if (o.timeout !== undefined) {
-      if (!/^\d+(\.\d+)?$/.test(String(o.timeout))) throw new FamfsError('EINVAL', 'mount', `famfs mount: invalid timeout '${String(o.timeout)}'`);
+      if (!/^\d+(\.\d+)?$/.test(text(o.timeout, 'timeout'))) throw new FamfsError('EINVAL', 'mount', `famfs mount: invalid timeout '${text(o.timeout, 'timeout')}'`);
       opts.timeout = Number(o.timeout);
     }
     return { device: args[0], mountpoint: args[1], ...opts, debug: o.debug === true, verbose: o.verbose === true };

@@ -2,7 +2,7 @@ import { Famfs, FamfsError } from '@famfs/core';
 import { DEFAULT_FAMFS_PROFILE, FamfsFuseFs, FamfsProfiles, type FamfsProfileName, Logger, Session, primaryDaxdev, seqpacketTransport } from '@famfs/fuse';
 import { Command } from 'commander';
 import { deviceOf, systemUuidOf } from '../context.js';
-import { parseUint } from '../sizes.js';
+import { parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 
 export interface ServeContext {
@@ -27,11 +27,11 @@ export const serveSpec: CommandSpec<ServeContext> = {
       .option('--cache <mode>', 'none | auto | always', 'auto')
       .option('-d, --debug', 'log every request on stderr'),
   context: (_a, o) => {
-    const profile = String(o.profile);
+    const profile = text(o.profile, 'profile');
     if (!(profile in FamfsProfiles)) throw new FamfsError('EINVAL', 'serve', `serve: unknown profile '${profile}' (${Object.keys(FamfsProfiles).join(', ')})`);
-    const cache = String(o.cache);
+    const cache = text(o.cache, 'cache');
     if (cache !== 'none' && cache !== 'auto' && cache !== 'always') throw new FamfsError('EINVAL', 'serve', `serve: unknown cache mode '${cache}'`);
-    return { fd: parseUint(String(o.fd), 'fd'), profile: profile as FamfsProfileName, cache, debug: o.debug === true };
+    return { fd: parseUint(text(o.fd, 'fd'), 'fd'), profile: profile as FamfsProfileName, cache, debug: o.debug === true };
   },
   run: async (io, g, c) => {
     const systemUuid = systemUuidOf(io, g);

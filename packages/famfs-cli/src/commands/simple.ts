@@ -3,7 +3,6 @@ import { FamfsError, type FsNode } from '@famfs/core';
 import { Command } from 'commander';
 import { deviceOf, withFs } from '../context.js';
 import { withBackend } from '../backend.js';
-import type { CliIo } from '../io.js';
 import type { CommandSpec } from './spec.js';
 import { itemFailure } from '../failures.js';
 
@@ -24,24 +23,25 @@ export const cloneSpec: CommandSpec<{ src: string; dest: string }> = {
 };
 
 /** `famfs flush FILE…` — write back the processor cache over files. Exit: the number of errors. */
-export const flushSpec: CommandSpec<{ files: string[]; verbose: boolean }> = {
+export const flushSpec: CommandSpec<{ files: string[]; verbose: boolean; invalidate: boolean }> = {
   command: () =>
     new Command('flush')
       .description('Write back the processor cache over famfs files (for memory that is not cache-coherent)')
       .argument('[files...]')
+      .option('-i, --invalidate', "drop this host's cached lines instead, to read what another host wrote")
       .option('-v, --verbose'),
   context: (args, o) => {
     const files = (Array.isArray(args[0]) ? (args[0] as unknown as string[]) : args) ?? [];
     if (files.length === 0) throw new FamfsError('EINVAL', 'flush', 'flush: file names required');
-    return { files, verbose: o.verbose === true };
+    return { files, verbose: o.verbose === true, invalidate: o.invalidate === true };
   },
   run: (io, g, c) =>
     withBackend(io, g, 'flush', c.files, false, async (b) => {
       let errs = 0;
       for (const f of c.files) {
         try {
-          await b.flush(b.rel(f));
-          if (c.verbose) io.out(`flushed ${f}\n`);
+          await b.flush(b.rel(f), c.invalidate);
+          if (c.verbose) io.out(`${c.invalidate ? 'invalidated' : 'flushed'} ${f}\n`);
         } catch (e) {
           io.err(`famfs flush: ${itemFailure(e, 'flush', f).message}\n`);
           errs++;
@@ -92,7 +92,7 @@ export const chkreadSpec: CommandSpec<{ file: string }> = {
 /** `famfs cat FILE…` — file bytes through the fmap, to stdout. */
 export const catSpec: CommandSpec<{ files: string[] }> = {
   command: () => new Command('cat').description('Write famfs files to stdout (read through their maps)').argument('<files...>'),
-  context: (args) => ({ files: Array.isArray(args[0]) ? (args[0] as unknown as string[]) : args }),
+  context: (args) => ({ files: Array.isArray(args[0]) ? (args[0]) : args }),
   run: (io, g, c) =>
     withFs(io, g, 'cat', false, (fs) => {
       for (const f of c.files) {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseUint } from '../sizes.js';
+import { parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 import { itemFailure } from '../failures.js';
 
@@ -59,9 +59,9 @@ export const verifySpec: CommandSpec<VerifyContext> = {
       return { files: multi, multi: true, quiet: o.quiet === true };
     }
     if (o.filename === undefined) throw new FamfsError('EINVAL', 'verify', 'verify: Must supply filename');
-    const seed = o.seed === undefined ? 0 : parseUint(String(o.seed), 'seed');
+    const seed = o.seed === undefined ? 0 : parseUint(text(o.seed, 'seed'), 'seed');
     if (seed === 0) throw new FamfsError('EINVAL', 'verify', 'verify: Must specify random seed to verify file data');
-    return { files: [{ path: String(o.filename), seed }], multi: false, quiet: o.quiet === true };
+    return { files: [{ path: text(o.filename, 'filename'), seed }], multi: false, quiet: o.quiet === true };
   },
   run: (io: CliIo, g: GlobalOptions, c: VerifyContext) =>
     withBackend(io, g, 'verify', c.files.map((f) => f.path), false, async (b) => {

@@ -17,7 +17,7 @@ import { fixtureHead, loadFixtureYaml } from '../../../../test/fixture.js';
 
 const LOG = 2 * 1024 * 1024;
 // read in beforeAll: a missing fixture fails these tests with one line, not the import
-let log = new Uint8Array(0);
+let log: Uint8Array = new Uint8Array(0);
 beforeAll(() => {
   log = fixtureHead().subarray(LOG, LOG + 8 * 1024 * 1024);
 });
@@ -154,7 +154,7 @@ describe('the 9 fixture entries', () => {
       if (y.striped === undefined) {
         expect(f.fmap).toEqual({ type: 'simple', extents: y.simple.map((x) => ({ devIndex: x.devindex, offset: x.offset, len: x.length })) });
       } else {
-        const s = y.striped!;
+        const s = y.striped;
         expect(f.fmap).toEqual({
           type: 'interleave',
           extents: [{ nstrips: s.nstrips, chunkSize: s.chunkSize, strips: s.strips.map((x) => ({ devIndex: x.devindex, offset: x.offset, len: x.length })) }],

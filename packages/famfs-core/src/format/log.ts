@@ -1,4 +1,4 @@
-import { FormatError, StructReader, StructWriter, decodeCString, encodeCString } from './codec.js';
+import { FormatError, StructReader, StructWriter, encodeCString } from './codec.js';
 import {
   DaxdevLayout as DaxdevMeta, FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, InterleavedExtLayout as InterleavedExt, LOG_MAGIC, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH, MAX_INTERLEAVED_EXTENTS, MAX_SIMPLE_EXTENTS, MAX_STRIPS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, SimpleExtLayout as SimpleExt, logLastIndex,
 } from './constants.js';

@@ -9,7 +9,7 @@ import { checkSuperblock, decodeSuperblock, encodeSuperblock, superblockCrc, typ
 import { fixtureDevsize, fixtureHead, fixtureText } from '../../../../test/fixture.js';
 
 // read in beforeAll: a missing fixture fails these tests with one line, not the import
-let head = new Uint8Array(0);
+let head: Uint8Array = new Uint8Array(0);
 let fsckV = '';
 let devsize = 0;
 beforeAll(() => {

@@ -32,7 +32,7 @@ export function appendLogEntry(dev: Device, log: Uint8Array, body: LogEntryBody)
     throw formatError('EUCLEAN', 'log', `${dev.path}: log header next_seqnum ${h.nextSeqnum} differs from next_index ${h.nextIndex}`, dev.path);
   }
   const index = h.nextIndex;
-  const bytes = encodeLogEntry({ ...body, seqnum: index } as Parameters<typeof encodeLogEntry>[0]);
+  const bytes = encodeLogEntry({ ...body, seqnum: index });
   const at = logEntryOffset(index);
   const slot = log.subarray(at, at + LE.SIZE);
   slot.set(bytes);

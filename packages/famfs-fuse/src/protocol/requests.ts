@@ -22,7 +22,6 @@ import {
   AccessInLayout,
   BatchForgetInLayout,
   CreateInLayout,
-  ExtHeaderLayout,
   FAMFS_LEGACY_FMAP_BUFSIZE,
   FlushInLayout,
   ForgetInLayout,
@@ -36,7 +35,6 @@ import {
   InitInLayout,
   InterruptInLayout,
   LinkInLayout,
-  LseekInLayout,
   MkdirInLayout,
   MknodInLayout,
   OpenInLayout,
@@ -264,12 +262,6 @@ export interface InterruptIn {
   unique: bigint;
 }
 
-export interface LseekIn {
-  fh: bigint;
-  offset: number;
-  whence: number;
-}
-
 export interface SetupmappingIn {
   fh: bigint;
   foffset: number;
@@ -312,7 +304,6 @@ export interface RequestArgs {
   BATCH_FORGET: BatchForgetIn;
   GETATTR: GetattrIn;
   SETATTR: SetattrIn;
-  READLINK: EmptyIn;
   SYMLINK: SymlinkIn;
   MKNOD: MknodIn;
   MKDIR: MkdirIn;
@@ -340,7 +331,6 @@ export interface RequestArgs {
   CREATE: CreateIn;
   INTERRUPT: InterruptIn;
   DESTROY: EmptyIn;
-  LSEEK: LseekIn;
   SYNCFS: EmptyIn;
   SETUPMAPPING: SetupmappingIn;
   REMOVEMAPPING: RemovemappingIn;
@@ -356,7 +346,7 @@ export type KnownRequest = {
     op: K;
     header: InHeader;
     arg: RequestArgs[K];
-    /** extension bytes (see decodeExtensions); empty when total_extlen is 0 */
+    /** extension bytes (security contexts, supplementary groups: unused here); empty when total_extlen is 0 */
     extensions: Uint8Array;
   };
 }[DecodedOp];
@@ -637,17 +627,6 @@ const decodeCreate: Decoder<CreateIn> = (r) => {
 const decodeInterrupt: Decoder<InterruptIn> = (r) =>
   only(r, 'body', r.struct('fuse_interrupt_in', InterruptInLayout.SIZE, (s) => ({ unique: s.u64big('unique') })));
 
-const decodeLseek: Decoder<LseekIn> = (r) =>
-  only(
-    r,
-    'body',
-    r.struct('fuse_lseek_in', LseekInLayout.SIZE, (s) => {
-      const v = { fh: s.u64big('fh'), offset: s.u64('offset'), whence: s.u32('whence') };
-      s.skip('padding', 4);
-      return v;
-    }),
-  );
-
 const decodeSyncfs: Decoder<EmptyIn> = (r) => {
   r.struct('fuse_syncfs_in', SyncfsInLayout.SIZE, (s) => s.skip('padding', 8));
   return only(r, 'body', {});
@@ -724,7 +703,6 @@ const DECODERS: { [K in DecodedOp]: Decoder<RequestArgs[K]> } = {
   BATCH_FORGET: decodeBatchForget,
   GETATTR: decodeGetattr,
   SETATTR: decodeSetattr,
-  READLINK: decodeEmpty,
   SYMLINK: decodeSymlink,
   MKNOD: decodeMknod,
   MKDIR: decodeMkdir,
@@ -752,7 +730,6 @@ const DECODERS: { [K in DecodedOp]: Decoder<RequestArgs[K]> } = {
   CREATE: decodeCreate,
   INTERRUPT: decodeInterrupt,
   DESTROY: decodeEmpty,
-  LSEEK: decodeLseek,
   SYNCFS: decodeSyncfs,
   SETUPMAPPING: decodeSetupmapping,
   REMOVEMAPPING: decodeRemovemapping,
@@ -844,47 +821,4 @@ export function decodePlainRead(msg: Uint8Array): PlainRead | undefined {
     offset: offHi * 0x1_0000_0000 + dv.getUint32(body + ReadInLayout.OFFSET, true),
     size: dv.getUint32(body + ReadInLayout.SIZE_FIELD, true),
   };
-}
-
-// -------------------------------------------------------------- extensions
-
-export interface Extension {
-  /** fuse_ext_header.type: 0..31 security contexts (the count), 32 supplementary groups */
-  type: number;
-  /** payload after the 8-byte header (a view) */
-  data: Uint8Array;
-}
-
-/**
- * Split a request's extension bytes into fuse_ext_header records, each
- * checked to lie within the area and to be a multiple of 8 bytes.
- * `base` is the offset of `ext` within the request (header.len - extlen*8).
- */
-export function decodeExtensions(ext: Uint8Array, base = 0, opcode?: number): Extension[] {
-  const r = new Reader(ext, { base, ...(opcode === undefined ? {} : { opcode }) });
-  const out: Extension[] = [];
-  while (r.remaining > 0) {
-    const at = r.offset;
-    const { size, type } = r.struct('fuse_ext_header', ExtHeaderLayout.SIZE, (s) => ({ size: s.u32('size'), type: s.u32('type') }));
-    if (size < ExtHeaderLayout.SIZE || size % 8 !== 0) {
-      throw r.fail('fuse_ext_header.size', `size ${size} is not a multiple of 8 of at least 8`, at);
-    }
-    if (size - ExtHeaderLayout.SIZE > r.remaining) {
-      throw r.fail('fuse_ext_header.size', `size ${size} runs past the extension area`, at);
-    }
-    out.push({ type, data: r.bytesView('payload', size - ExtHeaderLayout.SIZE) });
-  }
-  return out;
-}
-
-/** The payload of a GROUPS extension: u32 nr_groups, then nr_groups u32 gids (padding may follow). */
-export function decodeSuppGroups(data: Uint8Array, base = 0): number[] {
-  const r = new Reader(data, { base });
-  const n = r.u32('fuse_supp_groups.nr_groups');
-  if (n * 4 > r.remaining) {
-    throw r.fail('fuse_supp_groups.nr_groups', `${n} groups need ${n * 4} bytes, ${r.remaining} remain`, 0);
-  }
-  const groups: number[] = [];
-  for (let i = 0; i < n; i++) groups.push(r.u32(`groups[${i}]`));
-  return groups;
 }
