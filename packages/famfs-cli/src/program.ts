@@ -11,7 +11,8 @@ import { cpSpec } from './commands/cp.js';
 import { verifySpec } from './commands/verify.js';
 import { logplaySpec } from './commands/logplay.js';
 import { getmapSpec } from './commands/getmap.js';
-import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec } from './commands/simple.js';
+import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec, mkmetaSpec } from './commands/simple.js';
+import { checkSpec } from './commands/check.js';
 import { mountSpec, umountSpec } from './commands/mount.js';
 import { serveSpec } from './commands/serve.js';
 import { loglevelSpec, statusSpec } from './commands/status.js';
@@ -19,7 +20,7 @@ import { loglevelSpec, statusSpec } from './commands/status.js';
 /** Every `famfs` subcommand, in the order `famfs --help` lists them. */
 // (CommandSpec's methods are bivariant in their context type, so every spec fits)
 const COMMANDS: ReadonlyArray<CommandSpec<unknown>> = [
-  mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec, serveSpec,
+  mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, checkSpec, mkdirSpec, cpSpec, creatSpec, flushSpec, verifySpec, mkmetaSpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, lsSpec, catSpec, serveSpec,
 ];
 
 /**
@@ -31,6 +32,20 @@ const errnoExit = (e: FamfsError): number => Math.min(Errno[e.code], 127);
 
 function configure(cmd: Command, io: CliIo): Command {
   return cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+}
+
+/** upstream `famfs`: an unrecognized command exits 3 */
+export const EXIT_UNKNOWN_COMMAND = 3;
+
+/**
+ * upstream's help spellings: `-?` anywhere is `--help`, and `famfs -h CMD`
+ * (or `-? CMD`) is `famfs CMD --help`. (fsck's own `-h` means --human and is
+ * left alone: only the global `-h` in front of a command is moved.)
+ */
+export function helpSpellings(argv: readonly string[]): string[] {
+  const out = argv.map((a) => (a === '-?' ? '--help' : a));
+  if ((out[0] === '-h' || out[0] === '--help') && out[1] !== undefined && !out[1].startsWith('-')) return [out[1], '--help', ...out.slice(2)];
+  return out;
 }
 
 /** What a C tool killed by SIGPIPE exits with (128 + 13), as the shell reports it. */
@@ -50,7 +65,8 @@ async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, st
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      return 1; // usage error: commander printed it
+      // upstream: an unknown command is exit 3, every other usage error 1 (commander printed it)
+      return e.code === 'commander.unknownCommand' ? EXIT_UNKNOWN_COMMAND : 1;
     }
     const err = fromSystemError(e, prog);
     if (err.code === 'EPIPE') return EXIT_SIGPIPE;
@@ -59,7 +75,7 @@ async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, st
       if (io.env.FAMFS_DEBUG) io.err(`${err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : String(err.cause)}\n`);
       else io.err(`${prog}: this is a bug; set FAMFS_DEBUG=1 to see where it happened\n`);
     }
-    return state.exitFor(err);
+    return err.exitStatus ?? state.exitFor(err);
   }
 }
 
@@ -88,7 +104,7 @@ export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
     io.err(program.helpInformation());
     return 1;
   }
-  return execute(program, argv, io, 'famfs', state);
+  return execute(program, helpSpellings(argv), io, 'famfs', state);
 }
 
 /** `mkfs.famfs …` */
@@ -100,5 +116,5 @@ export async function runMkfsFamfs(argv: string[], io: CliIo): Promise<number> {
     }),
     io,
   );
-  return execute(cmd, argv, io, 'mkfs.famfs', state);
+  return execute(cmd, helpSpellings(argv), io, 'mkfs.famfs', state);
 }

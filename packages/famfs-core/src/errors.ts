@@ -192,6 +192,8 @@ export interface FamfsErrorOptions {
   /** default 'fs' */
   kind?: ErrorKind;
   cause?: unknown;
+  /** the CLI exit status this failure must give when upstream prescribes one that its errno and kind do not say */
+  exitStatus?: number;
 }
 
 export class FamfsError extends Error {
@@ -202,6 +204,7 @@ export class FamfsError extends Error {
   /** what was being done, e.g. 'mkfs', 'open', 'fsck' */
   readonly op: string;
   readonly path: string | undefined;
+  readonly exitStatus: number | undefined;
 
   /** The fourth argument is the path, or the options. */
   constructor(code: ErrnoName, op: string, message: string, opts?: string | FamfsErrorOptions) {
@@ -211,6 +214,7 @@ export class FamfsError extends Error {
     this.op = op;
     this.path = o.path;
     this.kind = o.kind ?? 'fs';
+    this.exitStatus = o.exitStatus;
   }
 
   get errno(): number {

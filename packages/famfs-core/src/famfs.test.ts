@@ -211,10 +211,14 @@ describe('path rules', () => {
     expect(open(fs.dev as MemoryDevice).stat(p).kind).toBe('file');
   });
 
-  it('refuses the root itself', () => {
+  it('the root itself: exists for mkdir (fine with parents: mkdir -p MOUNTPOINT), never a file', () => {
     const fs = open(newDevice());
-    expect(famfsError(() => fs.mkdir('/')).code).toBe('EINVAL');
+    const used = fs.logUsage().used;
+    expect(famfsError(() => fs.mkdir('/')).code).toBe('EEXIST');
+    expect(fs.mkdir('/', { parents: true })).toBe(fs.namespace.root);
+    expect(fs.mkdir('', { parents: true })).toBe(fs.namespace.root);
     expect(famfsError(() => fs.createFile('', 1)).code).toBe('EINVAL');
+    expect(fs.logUsage().used).toBe(used);
   });
 });
 

@@ -1,10 +1,10 @@
 import { Allocator, type InterleaveRequest, type RandomInt, interleaveParams, mathRandomInt } from './alloc/allocator.js';
 import { type Device, type OpenDeviceOptions, openDevice } from './device.js';
 import { FamfsError } from './errors.js';
-import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH } from './format/constants.js';
+import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH, SUPERBLOCK_SIZE } from './format/constants.js';
 import type { FmapRecord, LogEntryBody } from './format/log.js';
 import { type DeviceRun, forEachRun } from './fmap.js';
-import { appendLogEntry } from './log/writer.js';
+import { appendLogEntry, logFull } from './log/writer.js';
 import { LogReplayer, type ReplayStats, extentsOf } from './log/replay.js';
 import { type DirNode, type FileNode, type FsNode, checkRelpath, parentOf } from './namespace.js';
 import { type FsGeometry, readGeometry } from './superblock-io.js';
@@ -32,6 +32,12 @@ export interface MkdirOptions {
   /** create missing parents; an existing directory is not an error */
   parents?: boolean;
 }
+
+/** The directory of the meta files every famfs mount shows at its root. */
+export const META_DIR = '.meta';
+/** The two meta files: the superblock region and the log, as files. */
+export type MetaKind = 'superblock' | 'log';
+export const META_FILES: Readonly<Record<MetaKind, string>> = { superblock: `${META_DIR}/.superblock`, log: `${META_DIR}/.log` };
 
 /** Staging buffer for pwrite-based fills (fillFile). */
 const STAGING = 8 * 1024 * 1024;
@@ -147,6 +153,29 @@ export class Famfs {
     return n;
   }
 
+  /**
+   * A meta file as a FileNode mapped onto its region of the device: what a
+   * mount shows as `.meta/.superblock` (the 2 MiB superblock region, 0444)
+   * and `.meta/.log` (the log, 0644 on the master, 0444 on a client), as
+   * upstream's mkmeta makes them. Not in the log: index -1.
+   */
+  metaFile(kind: MetaKind): FileNode {
+    const [offset, len] = kind === 'superblock' ? [0, SUPERBLOCK_SIZE] : [this.sb.logOffset, this.sb.logLen];
+    return {
+      kind: 'file', relpath: META_FILES[kind], size: len, flags: 0, uid: 0, gid: 0, index: -1,
+      mode: kind === 'log' && this.role === 'master' ? 0o644 : 0o444,
+      fmap: { type: 'simple', extents: [{ devIndex: 0, offset, len }] },
+    };
+  }
+
+  /** The file at a path — a logged file or one of the meta files. */
+  fileAt(relpath: string): FileNode {
+    const p = normalize(relpath);
+    if (p === META_FILES.superblock) return this.metaFile('superblock');
+    if (p === META_FILES.log) return this.metaFile('log');
+    return this.statFile(p);
+  }
+
   readdir(relpath: string): FsNode[] {
     const n = this.stat(relpath);
     if (n.kind !== 'dir') throw new FamfsError('ENOTDIR', 'readdir', `${n.relpath}: not a directory`, n.relpath);
@@ -200,6 +229,11 @@ export class Famfs {
   /** Create a directory (logged). With `parents`, missing ancestors too, and an existing directory is fine. */
   mkdir(relpath: string, opts: MkdirOptions = {}): DirNode {
     const p = normalize(relpath);
+    // the root exists: `mkdir -p MOUNTPOINT` is fine, as it is for every mkdir -p
+    if (p === '') {
+      if (opts.parents) return this.namespace.root;
+      throw new FamfsError('EEXIST', 'mkdir', 'mkdir: the root directory exists', p);
+    }
     checkRelpath(p, 'mkdir');
     return this.locked('mkdir', () => {
       const existing = this.namespace.lookup(p);
@@ -245,6 +279,9 @@ export class Famfs {
       const parent = this.namespace.lookup(parentOf(p));
       if (parent === undefined) throw new FamfsError('ENOENT', 'creat', `creat: ${p}: parent directory ${parentOf(p) || '/'} does not exist`, p);
       if (parent.kind !== 'dir') throw new FamfsError('ENOTDIR', 'creat', `creat: ${p}: ${parentOf(p)} is not a directory`, p);
+      // a full log is the reason, whatever the allocator would say about space
+      const log = this.logUsage();
+      if (log.used >= log.capacity) throw logFull(this.dev.path, log.capacity);
       const fmap = this.allocator.allocate(size, interleaveParams(opts.interleave));
       this.commit(
         {

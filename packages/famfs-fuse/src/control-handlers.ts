@@ -79,7 +79,7 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       refreshAndInvalidate(fuseFs, session);
     },
     flush: (f) => {
-      const file = famfs.statFile(f.path);
+      const file = famfs.fileAt(f.path);
       if (f.invalidate) famfs.invalidateFile(file);
       else famfs.flushFile(file);
     },
@@ -87,8 +87,13 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       if (!Logger.isLevel(level)) throw new FamfsError('EINVAL', 'control', `unknown log level '${level}' (error, warn, info, debug)`);
       log.level = level;
     },
+    clone: (r) => {
+      const file = famfs.clone(r.src, r.dest);
+      refreshAndInvalidate(fuseFs, session);
+      return { path: file.relpath, size: file.size, created: true };
+    },
     getMap: (path) => {
-      const file = famfs.statFile(path);
+      const file = famfs.fileAt(path);
       return { path: file.relpath, size: file.size, created: false, fmap: file.fmap };
     },
   };

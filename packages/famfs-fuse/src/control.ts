@@ -83,7 +83,8 @@ export type ControlRequest =
   | { mkdir: MkdirRequest }
   | { flush: FlushRequest }
   | { setLogLevel: { level: string } }
-  | { getMap: { path: string } };
+  | { getMap: { path: string } }
+  | { clone: { src: string; dest: string } };
 
 export interface ControlResponse {
   errno: number;
@@ -102,6 +103,7 @@ export interface ControlHandlers {
   flush(r: FlushRequest): void;
   setLogLevel(level: string): void;
   getMap(path: string): FileInfo;
+  clone(r: { src: string; dest: string }): FileInfo;
 }
 
 // ------------------------------------------------------------ fmap messages
@@ -180,6 +182,8 @@ function handle(h: ControlHandlers, req: Record<string, unknown>): ControlRespon
       return ok;
     case 'getMap':
       return { ...ok, file: h.getMap((req.getMap as { path: string }).path) };
+    case 'clone':
+      return { ...ok, file: h.clone(req.clone as { src: string; dest: string }) };
     default:
       throw new FamfsError('EINVAL', 'control', 'control: empty or unknown request');
   }

@@ -19,6 +19,10 @@ export interface MountRequest {
   profile: FamfsProfileName;
   /** attribute/entry timeout in seconds (default by cache mode) */
   timeout?: number;
+  /** every user may use the mount (allow_other; default true) */
+  allowOther?: boolean;
+  /** the kernel checks modes (default_permissions; default true) */
+  defaultPermissions?: boolean;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** seconds between metadata refresh checks on a client (0: only on access and on request) */
   refreshInterval: number;

@@ -1,7 +1,8 @@
 import {
-  type DirNode, type Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, LOG_OFFSET, SUPERBLOCK_SIZE,
+  type DirNode, type Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, META_DIR, type MetaKind,
   baseName, parentOf,
 } from '@famfs/core';
+import { FUSE_ROOT_ID } from './protocol/constants.js';
 
 /**
  * The famfs file system as FUSE serves it: inodes for the replayed namespace
@@ -47,21 +48,21 @@ export interface FmapReply {
   fmap: FmapRecord;
 }
 
-type MetaKind = 'meta-dir' | 'superblock' | 'log';
+type MetaInode = 'meta-dir' | MetaKind;
 
 /** An inode: a namespace node, or one of the meta inodes. */
 type Inode =
   | { kind: 'node'; node: FsNode }
-  | { kind: MetaKind };
+  | { kind: MetaInode };
 
-export const ROOT_ID = 1n;
+/** the root's nodeid: FUSE_ROOT_ID, fixed by the protocol */
+export const ROOT_ID = FUSE_ROOT_ID;
 const META_DIR_ID = 2n;
 const META_SB_ID = 3n;
 const META_LOG_ID = 4n;
 /** Namespace inodes are numbered by their log entry: stable across restarts and hosts. */
 const FIRST_NODE_ID = 16n;
 
-export const META_DIR = '.meta';
 
 /** open(2) flags the policy looks at */
 const O_ACCMODE = 3;
@@ -140,16 +141,9 @@ export class FamfsFuseFs {
     throw new FamfsError('EISDIR', 'open', `nodeid ${id} is not a regular file`);
   }
 
-  /** The meta files as FileNodes mapped onto the superblock and log regions. */
-  private metaFile(kind: 'superblock' | 'log'): FileNode {
-    const sb = this.famfs.sb;
-    const [offset, len] = kind === 'superblock' ? [0, SUPERBLOCK_SIZE] : [LOG_OFFSET, sb.logLen];
-    return {
-      kind: 'file', relpath: `${META_DIR}/.${kind}`, size: len, flags: 0, uid: 0, gid: 0, index: -1,
-      // upstream: .superblock is read-only everywhere, .log writable on the master only
-      mode: kind === 'log' && !this.isClient ? 0o644 : 0o444,
-      fmap: { type: 'simple', extents: [{ devIndex: 0, offset, len }] },
-    };
+  /** The meta files (core's): upstream's .superblock is read-only everywhere, .log writable on the master only. */
+  private metaFile(kind: MetaKind): FileNode {
+    return this.famfs.metaFile(kind);
   }
 
   isMeta(id: bigint): boolean {

@@ -123,8 +123,11 @@ export const MNT_DETACH = 2;
  * `default_permissions` lets the kernel enforce modes (a client's files have
  * no write bits); `allow_other` lets every user see the shared files.
  */
-export function mountFuse(device: string, mountpoint: string, fd: number, maxRead: number): void {
-  const data = [`fd=${fd}`, 'rootmode=40755', 'user_id=0', 'group_id=0', 'allow_other', 'default_permissions', `max_read=${maxRead}`].join(',');
+export function mountFuse(device: string, mountpoint: string, fd: number, maxRead: number, o = { allowOther: true, defaultPermissions: true }): void {
+  const data = [
+    `fd=${fd}`, 'rootmode=40755', 'user_id=0', 'group_id=0',
+    ...(o.allowOther ? ['allow_other'] : []), ...(o.defaultPermissions ? ['default_permissions'] : []), `max_read=${maxRead}`,
+  ].join(',');
   try {
     native.mount(device, mountpoint, FUSE_FSTYPE, MS_NOSUID | MS_NODEV | MS_NOATIME, data);
   } catch (e) {

@@ -30,7 +30,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   let fd: number;
   try {
     fd = fs.openSync('/dev/fuse', 'r+');
-    mountFuse(req.device, req.mountpoint, fd, MAX_IO);
+    mountFuse(req.device, req.mountpoint, fd, MAX_IO, { allowOther: req.allowOther ?? true, defaultPermissions: req.defaultPermissions ?? true });
   } catch (e) {
     famfs.close();
     report(`error ${(e as Error).message}`);

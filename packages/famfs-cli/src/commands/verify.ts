@@ -5,6 +5,7 @@ import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
+import { threadct } from './creat.js';
 import { itemFailure } from '../failures.js';
 
 export interface VerifyContext {
@@ -46,7 +47,7 @@ export const verifySpec: CommandSpec<VerifyContext> = {
       .option('-f, --filename <file>', 'file to verify')
       .option('-S, --seed <n>', 'the seed it was created with')
       .option('-m, --multi <file,seed>', 'verify several files (repeatable)', collect, [])
-      .option('-t, --threadct <n>', 'accepted for compatibility')
+      .option('-t, --threadct <n>', '0..256 with -m, accepted for compatibility (files are verified one after another)')
       .option('-q, --quiet', 'print only failures'),
   context: (_args, o) => {
     const multi = (o.multi as string[]).map((s) => {
@@ -55,6 +56,7 @@ export const verifySpec: CommandSpec<VerifyContext> = {
       return { path: f[0]!, seed: parseUint(f[1]!, 'seed') };
     });
     if (multi.length > 0) {
+      threadct(o, 'verify');
       if (o.filename !== undefined || o.seed !== undefined) throw new FamfsError('EINVAL', 'verify', 'verify: -S|-f and -m incompatible');
       return { files: multi, multi: true, quiet: o.quiet === true };
     }

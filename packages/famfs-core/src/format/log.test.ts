@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError } from './codec.js';
 import {
   type DecodedEntry, type FileEntryBody, type LogEntryRecord, checkLogHeader, decodeLogEntry, decodeLogHeader,
-  encodeLogEntry, encodeLogHeader, logEntryOffset, newLogHeader,
+  encodeLogEntry, encodeLogHeader, logCountersProblem, logEntryOffset, newLogHeader,
 } from './log.js';
 import { fixtureHead, loadFixtureYaml } from '../../../../test/fixture.js';
 
@@ -104,8 +104,28 @@ describe('checkLogHeader faults', () => {
     expect(bad((v) => v.setUint8(16, 1))).toMatch(/CRC/);
     expect(bad((v) => v.setUint8(24, 1))).toMatch(/CRC/);
     expect(bad(() => {}, 16 * 1024 * 1024)).toMatch(/length/);
-    expect(bad((v) => v.setBigUint64(40, 15421n, true))).toMatch(/next_index/);
-    expect(bad((v) => v.setBigUint64(32, 2n, true))).toMatch(/next_seqnum/);
+    expect(bad((v) => v.setBigUint64(40, 15421n, true))).toMatch(/next_index 15421 is past/);
+    // a value past 2^53 is printed exactly, not as NaN
+    expect(bad((v) => v.setBigUint64(40, 2n ** 64n - 1n, true))).toMatch(/next_index 18446744073709551615 is past/);
+  });
+
+  it('next_seqnum is not a reader\'s business; the counter rule is logCountersProblem (what the writer refuses)', () => {
+    const withCounters = (seq: bigint, idx: bigint): Uint8Array => {
+      const b = good.slice();
+      new DataView(b.buffer).setBigUint64(32, seq, true);
+      new DataView(b.buffer).setBigUint64(40, idx, true);
+      return b;
+    };
+    for (const [seq, idx, fine] of [
+      [5n, 5n, true], [6n, 5n, true], // equal, or one ahead: a torn append
+      [7n, 5n, false], [4n, 5n, false], [0n, 5n, false], [2n ** 63n, 5n, false],
+    ] as const) {
+      const b = withCounters(seq, idx);
+      expect(checkLogHeader(b, 0, 8388608).ok, `seq ${seq} idx ${idx}`).toBe(true);
+      const p = logCountersProblem(b, 0);
+      if (fine) expect(p, `seq ${seq} idx ${idx}`).toBeUndefined();
+      else expect(p, `seq ${seq} idx ${idx}`).toMatch(new RegExp(`next_seqnum ${seq} is (ahead of|behind) next_index ${idx}.*fsck --repair`));
+    }
   });
 
   it('a full log (next_index = last_index + 1) is still a valid header', () => {

@@ -52,10 +52,17 @@ export function decodeLogHeader(bytes: Uint8Array, base = 0): LogHeader {
 
 export type LogHeaderStatus = { ok: true; header: LogHeader } | { ok: false; message: string; header: LogHeader };
 
+/** A u64 field as exact decimal text (values past 2^53 included). */
+function u64TextAt(bytes: Uint8Array, off: number): string {
+  return new DataView(bytes.buffer, bytes.byteOffset + off, 8).getBigUint64(0, true).toString();
+}
+
 /**
- * Validate the log header against the superblock's log length. The CRC covers
- * only magic, len and last_index; next_seqnum and next_index change on every
- * append and are only range-checked.
+ * Validate the log header a reader needs: magic, CRC, length and last index
+ * against the superblock's log length, and next_index inside the log. The
+ * CRC covers only magic, len and last_index. next_seqnum is not a reader's
+ * business (entries carry their own seqnum, checked against their index):
+ * a bad one blocks appends (logCountersProblem), never reads.
  */
 export function checkLogHeader(bytes: Uint8Array, base: number, sbLogLen: number): LogHeaderStatus {
   const header = decodeLogHeader(bytes, base);
@@ -65,14 +72,28 @@ export function checkLogHeader(bytes: Uint8Array, base: number, sbLogLen: number
   if (header.crc !== BigInt(want)) {
     return bad(`log header CRC mismatch (stored 0x${header.crc.toString(16)}, computed 0x${want.toString(16)})`);
   }
-  if (header.len !== sbLogLen) return bad(`log header length ${header.len} differs from the superblock's ${sbLogLen}`);
+  if (header.len !== sbLogLen) return bad(`log header length ${u64TextAt(bytes, base + LH.LEN)} differs from the superblock's ${sbLogLen}`);
   const last = logLastIndex(sbLogLen);
-  if (header.lastIndex !== last) return bad(`log header last_index ${header.lastIndex} is wrong for a ${sbLogLen}-byte log (expected ${last})`);
-  if (!(header.nextIndex <= last + 1)) return bad(`log header next_index ${header.nextIndex} is past the end of the log (${last + 1} entries)`);
-  if (!(header.nextSeqnum >= header.nextIndex)) {
-    return bad(`log header next_seqnum ${header.nextSeqnum} is below next_index ${header.nextIndex}`);
+  if (header.lastIndex !== last) return bad(`log header last_index ${u64TextAt(bytes, base + LH.LAST_INDEX)} is wrong for a ${sbLogLen}-byte log (expected ${last})`);
+  if (!(header.nextIndex <= last + 1)) {
+    return bad(`log header next_index ${u64TextAt(bytes, base + LH.NEXT_INDEX)} is past the end of the log (${last + 1} entries)`);
   }
   return { ok: true, header };
+}
+
+/**
+ * The counter rule every appender relies on, in one place (the writer
+ * refuses to append, fsck reports it, `fsck --repair` fixes it): next_seqnum
+ * equals next_index, or is one ahead of it — what a crash between the two
+ * counter stores of an append leaves (a torn append of an entry nobody
+ * references). Anything else: a message saying what is wrong.
+ */
+export function logCountersProblem(bytes: Uint8Array, base: number): string | undefined {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + base, LH.SIZE);
+  const seq = dv.getBigUint64(LH.NEXT_SEQNUM, true);
+  const idx = dv.getBigUint64(LH.NEXT_INDEX, true);
+  if (seq === idx || seq === idx + 1n) return undefined;
+  return `log header next_seqnum ${seq} is ${seq > idx ? 'ahead of' : 'behind'} next_index ${idx}: appends are refused until \`famfs fsck --repair\` resets it (no entry is lost)`;
 }
 
 /** Byte offset of entry `index` within the log region. */
