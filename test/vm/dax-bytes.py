@@ -4,7 +4,9 @@
 A device-dax character device has no read() or write(), only mmap (dd on it
 fails with EINVAL), so the VM tests use this through the host's python3:
 
-    dax-bytes.py fill DEV OFFSET LENGTH   random bytes there; prints their sha256
+    dax-bytes.py fill DEV OFFSET LENGTH SEED
+                                          bytes from a PRNG seeded with SEED
+                                          there; prints their sha256
     dax-bytes.py sum  DEV OFFSET LENGTH   prints the sha256 of those bytes
     dax-bytes.py put  DEV OFFSET HEX      writes the bytes HEX there
     dax-bytes.py wait DEV OFFSET HEX SECONDS
@@ -17,6 +19,7 @@ device-dax mapping must be a multiple of the device's alignment.
 import hashlib
 import mmap
 import os
+import random
 import sys
 import time
 
@@ -39,7 +42,8 @@ def main(argv):
         length = int(argv[4], 0)
         m = mapped(dev, off + length)
         if cmd == "fill":
-            m[off:off + length] = os.urandom(length)
+            # seeded by the test (from the suite's seed), so a run repeats exactly
+            m[off:off + length] = random.Random(int(argv[5], 0)).randbytes(length)
         print(hashlib.sha256(m[off:off + length]).hexdigest())
     elif cmd == "put":
         data = bytes.fromhex(argv[4])

@@ -4,11 +4,11 @@
  * device appears and switches to famfs mode and back; two guests on one
  * shared-memory file see each other's bytes; a hung guest is killed.
  */
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, needs, onPathReq } from '../helpers.js';
+import { MiB, needs, onPathReq, seeded } from '../helpers.js';
 import {
   GUEST_SCRATCH, GuestError, VmHarness, daxDriver, devdaxNamespace, toDevdaxMode, toFamfsMode, vmRequirements, waitForFile,
 } from './harness.js';
@@ -28,8 +28,15 @@ function pidGone(pid: number): boolean {
 describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python3')]))('the VM harness', () => {
   // made in beforeAll: a skipped describe's body still runs while collecting
   let vm: VmHarness;
+  /**
+   * The interpreter python3 on PATH really runs: a version manager's shim
+   * (pyenv) is a bash script that costs ~6 s per start in a TCG guest, the
+   * interpreter itself ~0.6 s.
+   */
+  let python = 'python3';
   beforeAll(() => {
     vm = new VmHarness();
+    python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
   });
   afterAll(() => vm?.close());
 
@@ -38,7 +45,7 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
       name: 'exit0',
       script: 'echo "hello $GREETING"; echo "to stderr" >&2; pwd; echo "$SCRATCH"; exit 0\n',
       env: { GREETING: "it's me" },
-      timeoutMs: 40_000,
+      timeoutMs: 60_000,
     });
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toBe(`hello it's me\n${path.resolve(new URL('../..', import.meta.url).pathname)}\n${GUEST_SCRATCH}\n`);
@@ -48,10 +55,10 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
     expect(ok.console).toMatch(/Linux version/);
     expect(ok.bootMs).toBeGreaterThan(0);
 
-    const bad = await vm.runGuest({ name: 'exit7', script: 'echo partial; exit 7\n', pmem: [], timeoutMs: 40_000 });
+    const bad = await vm.runGuest({ name: 'exit7', script: 'echo partial; exit 7\n', pmem: [], timeoutMs: 60_000 });
     expect(bad.exitCode).toBe(7);
     expect(bad.stdout).toBe('partial\n');
-  }, 90_000);
+  }, 150_000);
 
   it("runs the host's node; makes /dev/dax0.0; switches it to famfs mode and back", async () => {
     const r = await vm.runGuest({
@@ -69,7 +76,7 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
         `echo "driver $(${daxDriver()})"`,
         '',
       ].join('\n'),
-      timeoutMs: 60_000,
+      timeoutMs: 90_000,
     });
     expect(r.stderr).toMatch(/"mode":"devdax"/);
     expect(r.exitCode).toBe(0);
@@ -78,14 +85,16 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
     expect(r.stdout).toBe(
       [`node ${process.version}`, `size ${502 * MiB} align ${2 * MiB}`, 'chardev yes', 'driver device_dax', 'driver fsdev_dax', 'driver device_dax', ''].join('\n'),
     );
-  }, 90_000);
+  }, 120_000);
 
   it('two guests on one shared-memory file see the same bytes, both ways, while both run', async () => {
     const shared = vm.sharedMemoryFile(512 * MiB);
     const dataOff = 4 * MiB;
     const dataLen = 1 * MiB;
     const ackOff = 8 * MiB;
-    const ack = randomBytes(32).toString('hex');
+    const rnd = seeded('vm: two guests on one shared-memory file');
+    const fillSeed = rnd.next();
+    const ack = rnd.bytes(32).toString('hex');
     const a = vm.startGuest({
       name: 'shared-a',
       sharedMemory: shared,
@@ -94,10 +103,10 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
         'set -e',
         devdaxNamespace({ mapMem: true }),
         'ndctl list -n namespace0.0 | grep -o \'"uuid":"[^"]*"\' > $SCRATCH/uuid',
-        `python3 ${DAX_BYTES} fill /dev/dax0.0 ${dataOff} ${dataLen} > $SCRATCH/sum.tmp`,
+        `${python} ${DAX_BYTES} fill /dev/dax0.0 ${dataOff} ${dataLen} ${fillSeed} > $SCRATCH/sum.tmp`,
         'mv $SCRATCH/sum.tmp $SCRATCH/sum',
         // B writes this once it has read the data: A sees B's write while it runs
-        `python3 ${DAX_BYTES} wait /dev/dax0.0 ${ackOff} ${ack} 90`,
+        `${python} ${DAX_BYTES} wait /dev/dax0.0 ${ackOff} ${ack} 90`,
         'echo acked',
         '',
       ].join('\n'),
@@ -107,6 +116,9 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
     // devdax info block A's ndctl wrote, so dax0.0 appears without ndctl
     expect(await waitForFile(path.join(a.scratchDir, 'sum'), 100_000)).toBe(true);
     const sumA = fs.readFileSync(path.join(a.scratchDir, 'sum'), 'utf8');
+    // what A wrote is the seeded pattern, not, say, zeros that B would read back as well
+    const expected = spawnSync('python3', ['-c', `import hashlib, random; print(hashlib.sha256(random.Random(${fillSeed}).randbytes(${dataLen})).hexdigest())`], { encoding: 'utf8' });
+    expect(sumA).toBe(expected.stdout);
     const b = await vm.runGuest({
       name: 'shared-b',
       sharedMemory: shared,
@@ -115,8 +127,8 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
         'set -e',
         '[ -c /dev/dax0.0 ]',
         'ndctl list -n namespace0.0 | grep -o \'"uuid":"[^"]*"\'',
-        `python3 ${DAX_BYTES} sum /dev/dax0.0 ${dataOff} ${dataLen}`,
-        `python3 ${DAX_BYTES} put /dev/dax0.0 ${ackOff} ${ack}`,
+        `${python} ${DAX_BYTES} sum /dev/dax0.0 ${dataOff} ${dataLen}`,
+        `${python} ${DAX_BYTES} put /dev/dax0.0 ${ackOff} ${ack}`,
         '',
       ].join('\n'),
       timeoutMs: 90_000,
@@ -131,10 +143,11 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
   }, 240_000);
 
   it('a guest that overruns its timeout is killed and reported with its console', async () => {
-    const g = vm.startGuest({ name: 'hang', script: 'echo started; sleep 600\n', pmem: [], timeoutMs: 6_000 });
+    const g = vm.startGuest({ name: 'hang', script: 'echo started; sleep 600\n', pmem: [], timeoutMs: 10_000 });
     const err = await g.done.then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(GuestError);
-    expect((err as GuestError).message).toMatch(/timed out after 6000 ms/);
+    expect((err as GuestError).message).toMatch(/timed out after 10000 ms/);
+    expect((err as GuestError).console).toMatch(/Linux version/);
     expect(pidGone(g.pid)).toBe(true);
   }, 30_000);
 });
