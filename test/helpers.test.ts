@@ -1,6 +1,6 @@
 /** The skip-or-fail gate that every root-only test relies on. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { needsRoot, onPath, rng, seeded, type Requirement } from './helpers.js';
+import { needs, needsRoot, onPath, rng, seeded, type Requirement } from './helpers.js';
 
 const never: Requirement = { what: 'an impossible thing', met: () => false };
 const isRoot = typeof process.geteuid === 'function' && process.geteuid() === 0;
@@ -32,6 +32,33 @@ describe('needsRoot', () => {
     expect(needsRoot('gate test', [{ what: 'sh', met: () => onPath('sh') }])).toBe(isRoot);
     expect(warn).toHaveBeenCalledTimes(isRoot ? 0 : 1);
     if (!isRoot) expect(String(warn.mock.calls[0]![0])).toMatch(/root/);
+  });
+});
+
+describe('needs', () => {
+  const saved = process.env.FAMFS_TEST_NO_SKIP;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.FAMFS_TEST_NO_SKIP;
+    else process.env.FAMFS_TEST_NO_SKIP = saved;
+    vi.restoreAllMocks();
+  });
+
+  it('only the listed requirements count (root is not implied): all met is true, silently', () => {
+    delete process.env.FAMFS_TEST_NO_SKIP;
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    expect(needs('gate test', [{ what: 'sh', met: () => onPath('sh') }])).toBe(true);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('names every missing requirement in its one line; fails under FAMFS_TEST_NO_SKIP', () => {
+    delete process.env.FAMFS_TEST_NO_SKIP;
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const other: Requirement = { what: 'another impossible thing', met: () => false };
+    expect(needs('gate test', [never, other])).toBe(false);
+    expect(warn).toHaveBeenCalledOnce();
+    expect(String(warn.mock.calls[0]![0])).toMatch(/^SKIPPED gate test: needs an impossible thing, another impossible thing \(/);
+    process.env.FAMFS_TEST_NO_SKIP = '1';
+    expect(() => needs('gate test', [never])).toThrow(/FAMFS_TEST_NO_SKIP/);
   });
 });
 

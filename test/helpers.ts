@@ -183,17 +183,14 @@ export interface Requirement {
 
 /**
  * Decide whether a test that needs the real machine may run. Returns true
- * when every requirement is met. Otherwise it says why on the console and
- * returns false (skip) — unless FAMFS_TEST_NO_SKIP is set (CI), where a
- * missing requirement is a failure: the test file throws while collecting.
+ * when every requirement is met. Otherwise it says why on the console, in
+ * one line, and returns false (skip) — unless FAMFS_TEST_NO_SKIP is set (CI),
+ * where a missing requirement is a failure: the test file throws while
+ * collecting.
  *
- * Use: `describe.runIf(needsRoot('loop device mkfs', [onPathReq('losetup')]))(…)`.
+ * Use: `describe.runIf(needs('VM boot', vmRequirements()))(…)`.
  */
-export function needsRoot(reason: string, more: Requirement[] = []): boolean {
-  const reqs: Requirement[] = [
-    { what: 'root (euid 0)', met: () => typeof process.geteuid === 'function' && process.geteuid() === 0 },
-    ...more,
-  ];
+export function needs(reason: string, reqs: Requirement[]): boolean {
   const missing = reqs.filter((r) => !r.met()).map((r) => r.what);
   if (missing.length === 0) return true;
   const why = `${reason}: needs ${missing.join(', ')}`;
@@ -202,6 +199,22 @@ export function needsRoot(reason: string, more: Requirement[] = []): boolean {
   }
   console.warn(`SKIPPED ${why} (set FAMFS_TEST_NO_SKIP=1 to make this a failure)`);
   return false;
+}
+
+/** The running user is root (euid 0). */
+export const rootReq: Requirement = {
+  what: 'root (euid 0)',
+  met: () => typeof process.geteuid === 'function' && process.geteuid() === 0,
+};
+
+/**
+ * `needs()` with root first among the requirements: for tests that use loop
+ * devices or really mount.
+ *
+ * Use: `describe.runIf(needsRoot('loop device mkfs', [onPathReq('losetup')]))(…)`.
+ */
+export function needsRoot(reason: string, more: Requirement[] = []): boolean {
+  return needs(reason, [rootReq, ...more]);
 }
 
 export function onPathReq(cmd: string): Requirement {
