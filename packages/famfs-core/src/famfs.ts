@@ -57,17 +57,19 @@ const defaultGid = (): number => process.getgid?.() ?? 0;
 export class Famfs {
   readonly sb: FsGeometry['sb'];
   readonly role: Role;
-  private readonly log: Uint8Array;
+  private log: Uint8Array;
+  private device: Device;
   private readonly replayer: LogReplayer;
   private readonly allocator: Allocator;
   /** depth of nested locked sections (the lock is taken at depth 0 → 1) */
   private lockDepth = 0;
 
   private constructor(
-    readonly dev: Device,
+    dev: Device,
     readonly systemUuid: string,
     random: RandomInt,
   ) {
+    this.device = dev;
     const geo = readGeometry(dev);
     this.sb = geo.sb;
     this.log = geo.log;
@@ -105,8 +107,49 @@ export class Famfs {
     return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt);
   }
 
+  /** The device the file system is read and written through (moveTo may replace it). */
+  get dev(): Device {
+    return this.device;
+  }
+
   close(): void {
-    this.dev.close();
+    this.device.close();
+  }
+
+  /**
+   * Carry on over another view of the same file system: in famfs mode the
+   * daemon replays from a copy of the superblock and log, then moves to the
+   * live log mapped through its own mount. `dev` must hold the same file
+   * system (same UUID) and a log no shorter than what was replayed; the old
+   * device is closed. Refreshes afterwards.
+   */
+  moveTo(dev: Device): void {
+    const geo = readGeometry(dev);
+    if (geo.sb.uuid !== this.sb.uuid) {
+      throw new FamfsError('EINVAL', 'remap', `${dev.path}: holds file system ${geo.sb.uuid}, not ${this.sb.uuid}`, dev.path);
+    }
+    if (geo.header.nextIndex < this.replayer.cursor) {
+      throw new FamfsError('EIO', 'remap', `${dev.path}: its log has ${geo.header.nextIndex} entries, fewer than the ${this.replayer.cursor} already replayed`, dev.path);
+    }
+    const old = this.device;
+    this.device = dev;
+    this.log = geo.log;
+    this.replayer.moveLog(geo.log);
+    old.close();
+    this.refresh();
+  }
+
+  /**
+   * Has the log gained entries since the last replay? One read of the log
+   * header's next_index (its cache lines invalidated first): the cheap check
+   * a client makes on every lookup, before deciding to replay.
+   */
+  logChanged(): boolean {
+    const head = this.log.subarray(0, LH.SIZE);
+    this.device.invalidate(head);
+    const dv = new DataView(head.buffer, head.byteOffset, LH.SIZE);
+    const next = dv.getUint32(LH.NEXT_INDEX, true) + dv.getUint32(LH.NEXT_INDEX + 4, true) * 0x1_0000_0000;
+    return next !== this.replayer.cursor;
   }
 
   get namespace() {

@@ -170,6 +170,7 @@ export class FamfsFuseFs {
   // ---------------------------------------------------------------- attributes
 
   getattr(id: bigint): Attr {
+    this.catchUp();
     const i = this.inode(id);
     if (i.kind === 'meta-dir') return this.attr(META_DIR_ID, S_IFDIR | 0o755, 0, 0, 0, 2);
     if (i.kind === 'superblock' || i.kind === 'log') {
@@ -210,9 +211,9 @@ export class FamfsFuseFs {
       else if (name === '.log') attr = this.getattr(META_LOG_ID);
       else throw new FamfsError('ENOENT', 'lookup', `${META_DIR}/${name}: no such file`);
     } else {
+      this.catchUp();
       const dir = this.dirOf(parent);
-      let child = dir.children.get(name);
-      if (child === undefined && this.refreshIfStale().entries > 0) child = dir.children.get(name);
+      const child = dir.children.get(name);
       if (child === undefined) throw new FamfsError('ENOENT', 'lookup', `${dir.relpath}/${name}: no such file or directory`);
       attr = this.nodeAttr(child);
     }
@@ -235,7 +236,7 @@ export class FamfsFuseFs {
       ];
     }
     const dir = this.dirOf(id);
-    if (dir.index < 0) this.refreshIfStale();
+    this.catchUp();
     const parentId = dir.index < 0 ? ROOT_ID : this.idOf(this.famfs.namespace.lookup(parentOf(dir.relpath))!);
     const out: DirEntry[] = [
       { name: '.', ino: id, type: 'dir' },
@@ -278,6 +279,7 @@ export class FamfsFuseFs {
 
   /** OPENDIR: a handle for a directory. */
   opendir(id: bigint): bigint {
+    this.catchUp();
     const i = this.inode(id);
     if (i.kind !== 'meta-dir' && !(i.kind === 'node' && i.node.kind === 'dir')) {
       throw new FamfsError('ENOTDIR', 'opendir', `nodeid ${id} is not a directory`);
@@ -389,6 +391,24 @@ export class FamfsFuseFs {
    * Replay log entries another host (or the CLI) appended since the last
    * look. Returns what changed, so the caller can invalidate kernel caches.
    */
+  /**
+   * Metadata coherence without polling: the log header's next_index is the
+   * file system's version number, in the shared memory itself. Every LOOKUP,
+   * GETATTR, OPENDIR and READDIR compares it with what was replayed (one
+   * read of the header) and replays the new entries before answering, so a
+   * file another host (or an offline writer) logged is there at the next
+   * access; `onChange` tells the kernel to drop what it cached. The daemon's
+   * timer is only a fallback.
+   */
+  private catchUp(): void {
+    if (!this.famfs.logChanged()) return;
+    const r = this.refreshIfStale();
+    if (r.entries > 0) this.onChange?.(r.changed);
+  }
+
+  /** Called with what a replay on access added (the daemon sends the kernel its invalidations). */
+  onChange: ((changed: Array<{ parent: bigint; name: string }>) => void) | undefined;
+
   refreshIfStale(): { entries: number; changed: Array<{ parent: bigint; name: string }> } {
     const before = this.famfs.logCursor;
     const stats = this.famfs.refresh();

@@ -240,6 +240,17 @@ describe('INIT negotiation', () => {
     });
   });
 
+  it('outside famfs mode (a file or block device, a dax device left in devdax mode) DAX_FMAP is not taken even when offered', async () => {
+    const s = serve(famfs, 'error', false);
+    try {
+      const m = initFields(await init(s, 45, OFFER, OFFER2 | DAX_FMAP_2));
+      expect(m.flags2 & DAX_FMAP_2).toBe(0);
+      expect(s.session.daxFmap).toBe(false);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('never sets a bit the kernel did not offer (a sparse offer, then 40 random ones)', async () => {
     await withSession(async (s) => {
       const u = s.kernel.unique();

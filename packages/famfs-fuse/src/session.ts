@@ -31,6 +31,13 @@ export interface SessionOptions {
   maxWrite?: number;
   daxdevs: readonly DaxdevInfo[];
   log: Logger;
+  /**
+   * Ask for the famfs extension (DAX_FMAP) when the kernel offers it: only
+   * when the kernel can use the daxdevs we would name — a dax device in
+   * famfs mode. Over a file or a block device the kernel would fail every
+   * file with EIO, so READ/WRITE it is. Default false.
+   */
+  famfsMode?: boolean;
 }
 
 export interface SessionStats {
@@ -38,6 +45,8 @@ export interface SessionStats {
   errors: number;
   bytesRead: number;
   bytesWritten: number;
+  /** requests by operation name (READ, GET_FMAP …; OTHER opcodes by their name) */
+  ops: Record<string, number>;
 }
 
 /** A body to send (the parts of an iovec), or null: no reply at all. */
@@ -60,7 +69,7 @@ const WANTED_FLAGS =
   P.InitFlag.INIT_EXT | P.InitFlag.DIRECT_IO_ALLOW_MMAP | P.InitFlag.ATOMIC_O_TRUNC;
 
 export class Session {
-  readonly stats: SessionStats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0 };
+  readonly stats: SessionStats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, ops: {} };
   private state: 'new' | 'ready' | 'stopped' = 'new';
   private famfsProfile: P.FamfsProfile | null = null;
   private closeAfterReply = false;
@@ -104,7 +113,10 @@ export class Session {
     this.stats.requests++;
     if (this.state === 'ready') {
       const read = P.decodePlainRead(msg);
-      if (read !== undefined) return this.read(read);
+      if (read !== undefined) {
+        this.count('READ');
+        return this.read(read);
+      }
     }
     let req: P.FuseRequest;
     try {
@@ -116,6 +128,7 @@ export class Session {
       return;
     }
     const h = req.header;
+    this.count(req.op === 'OTHER' ? req.name : req.op);
     if (req.op === 'INIT') {
       if (this.state !== 'new') return this.error(h.unique, Errno.EIO, 'INIT', 'second INIT');
     } else if (this.state !== 'ready') {
@@ -178,6 +191,10 @@ export class Session {
       this.opts.log.debug(`READ unique=${r.unique} nodeid=${r.nodeid} fh=${r.fh} offset=${r.offset} size=${r.size} -> ok ${replyBytes(views)} bytes`);
     }
     this.writeReply(r.unique, 'READ', views);
+  }
+
+  private count(op: string): void {
+    this.stats.ops[op] = (this.stats.ops[op] ?? 0) + 1;
   }
 
   /** A request whose body (or header) does not decode: EINVAL if we can tell whom to answer. */
@@ -269,7 +286,7 @@ export class Session {
   }
 
   negotiate(kin: P.InitIn): P.InitNegotiation {
-    return P.negotiateInit(kin, { wanted: WANTED_FLAGS, famfs: P.FamfsProfiles[this.opts.profile], maxWrite: this.maxWrite });
+    return P.negotiateInit(kin, { wanted: WANTED_FLAGS, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null, maxWrite: this.maxWrite });
   }
 
   initDone(famfs: P.FamfsProfile | null): void {

@@ -451,9 +451,10 @@ export const DAXDEV_PATH = '/dev/dax0.0';
 
 /**
  * A Session over a fresh socket pair, serving `famfs` with cache 'auto' and
- * profile kernel-v10, run() started on this event loop; logging at `level`.
+ * profile kernel-v10, run() started on this event loop; logging at `level`;
+ * in famfs mode (DAX_FMAP negotiated when offered) unless told otherwise.
  */
-export function serve(famfs: Famfs, level: LogLevel = 'error'): Served {
+export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true): Served {
   const [kernelFd, serverFd] = socketpairSeqpacket();
   // The inodes report the FamfsFuseFs construction time in seconds: build it
   // inside one second so the expected attributes know it exactly.
@@ -472,6 +473,7 @@ export function serve(famfs: Famfs, level: LogLevel = 'error'): Served {
   const transport = seqpacketTransport(serverFd);
   const session = new Session(transport, fuseFs, {
     profile: 'kernel-v10',
+    famfsMode,
     daxdevs: [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
     log: new Logger(level, (l) => {
       allLogLines.push(l);

@@ -158,6 +158,17 @@ export class LogReplayer {
   }
 
   /**
+   * The same log is now at `log` (another mapping of the same bytes: a copy
+   * replaced by the live log, in famfs mode). Every file replayed so far
+   * finds its entry there from now on; the old memory can go.
+   */
+  moveLog(log: Uint8Array): void {
+    if (this.logSource === undefined) return;
+    this.logSource.log = log;
+    this.logSource.whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
+  }
+
+  /**
    * What makes a file's map untrustworthy, or undefined. Every extent must be
    * on a known device, aligned to the alloc unit, never at offset 0, past the
    * superblock and log, inside the device; the map must cover the file size.
@@ -207,7 +218,7 @@ export class LogReplayer {
   }
 }
 
-/** The log a replay read, and the rules a file entry's map must meet. */
+/** The log a replay read, and the rules a file entry's map must meet (moveLog may repoint it). */
 interface LogSource {
   log: Uint8Array;
   whole: DataView;
