@@ -5,7 +5,8 @@
  * a. aliases — a second mount through a symlinked mount point, a symlink to
  *    the image, a bind mount of it, relative paths with `..`: each refused
  *    with EBUSY in one line; the first mount (itself made through a
- *    symlinked mount point) keeps its state and keeps working.
+ *    symlinked mount point) keeps its state and keeps working. Two mounts
+ *    started at once: exactly one wins.
  * b. the run directory — writable by others, owned by another uid, a
  *    symlink, a file, under an unsafe parent: refused in one line with
  *    nothing written; a symlink, FIFO or hard link planted at a daemon file
@@ -201,6 +202,31 @@ describe.runIf(gate)('famfs mount in hostile surroundings', () => {
     });
   }, 60_000);
 
+  it('two famfs mounts of one file system at once: exactly one wins, the other is refused with EBUSY in one line', async () => {
+    requireBuiltCli();
+    await withMountScratch(tmp.make('race-'), MASTER, async ({ dir, runDir, env }) => {
+      const img = mkfs(path.join(dir, 'img'));
+      const mps = [path.join(dir, 'a'), path.join(dir, 'b')];
+      for (const m of mps) fs.mkdirSync(m);
+      const ROUNDS = 3;
+      for (let round = 0; round < ROUNDS; round++) {
+        // both at once: without the run directory lock both could pass the checks and mount
+        const rs = await Promise.all(mps.map((m) => spawnFamfs(['mount', img, m], env).done));
+        const won = rs.filter((r) => r.status === 0);
+        expect(won, `round ${round}: ${rs.map((r) => r.stderr).join(' | ')}`).toHaveLength(1);
+        const lost = rs.find((r) => r.status !== 0)!;
+        expect(oneLineFailure(lost, `round ${round}: the second mount`)).toMatch(/already has .* mounted at|is already mounted at/);
+        const mounted = famfsMountsUnder(dir);
+        expect(mounted).toHaveLength(1);
+        const { file, state } = daemonOf(runDir, mounted[0]!);
+        ok(runBin('famfs', ['umount', mounted[0]!], env), 'famfs umount');
+        expect(await waitFor(() => pidGone(state.pid), 5000)).toBe(true);
+        expect(fs.existsSync(file)).toBe(false);
+      }
+      console.log(`concurrent mounts: ${ROUNDS} races, one winner each`);
+    });
+  }, 60_000);
+
   // ------------------------------------------------------------------ b
   it('famfs mount refuses a run directory others can write, owned by another uid, a symlink, a file or under an unsafe parent: one line, nothing written, nothing mounted', async () => {
     requireBuiltCli();
@@ -310,6 +336,12 @@ describe.runIf(gate)('famfs mount in hostile surroundings', () => {
       // what the daemon made is its owner's only; the run directory too
       for (const f of [files.log, files.state, files.socket]) expect(fs.lstatSync(f).mode & 0o777, f).toBe(0o600);
       expect(fs.statSync(runDir).mode & 0o777).toBe(0o700);
+      // famfs umount reads the run directory too: an unsafe one refuses it (plain umount would still work)
+      fs.chmodSync(runDir, 0o777);
+      expect(oneLineFailure(runBin('famfs', ['umount', mnt], env), 'famfs umount, run directory 0777'))
+        .toMatch(/^famfs: famfs umount: refusing run directory .*: group or others can write it \(mode 0777\)/);
+      expect(isMounted(mnt)).toBe(true);
+      fs.chmodSync(runDir, 0o700);
       ok(runBin('famfs', ['umount', mnt], env), 'famfs umount');
       expect(fs.existsSync(files.state)).toBe(false);
       console.log(`planted files: ${plants.length} refused, ${garbage.length + 1} garbage state files ignored`);
