@@ -370,12 +370,14 @@ describe.runIf(gate)('famfs mount in hostile surroundings', () => {
       }
       let pid = mount(img, mnt, env);
       const counts = { rounds: 0, before: 0, mid: 0, after: 0, filesChecked: 0, dirsChecked: 0 };
+      const messages = new Set<string>();
 
       /** After a kill: the CLI's answer, fsck, the next mount. Returns how the kill landed. */
       const afterKill = async (r: RunResult, what: string, logged: number): Promise<'before' | 'mid' | 'after'> => {
         await killDaemon(pid);
         if (r.status !== 0) {
-          oneLineFailure(r, what);
+          // what users saw, with the scratch paths and sizes taken out
+          messages.add(`exit ${r.status}: ${oneLineFailure(r, what).split(dir).join('…').replace(/\d+/g, 'N')}`);
         } else {
           expect(r.stderr, what).toBe('');
         }
@@ -461,6 +463,7 @@ describe.runIf(gate)('famfs mount in hostile surroundings', () => {
           `${counts.before} before, ${counts.mid} mid-operation, ${counts.after} after; ` +
           `${counts.filesChecked} reported files checked by sha256, ${counts.dirsChecked} logged directories checked`,
       );
+      console.log(`the CLI's one-line failures:\n  ${[...messages].sort().join('\n  ')}`);
       expect(counts.rounds).toBeGreaterThanOrEqual(20);
       expect(counts.mid).toBeGreaterThan(0);
       expectFsckClean(fsckJson(mnt, env), 'after the campaign');

@@ -253,10 +253,10 @@ export function startControlServer(path: string, handlers: ControlHandlers, onEr
 
 /** How a connection to a daemon fails, in words (the code stays in the message for searching). */
 const CONNECT_FAILURES: Partial<Record<string, string>> = {
-  ENOENT: 'its control socket is missing (ENOENT)',
-  ECONNREFUSED: 'nothing listens on its control socket (ECONNREFUSED)',
-  EPIPE: 'it closed the connection without an answer (EPIPE)',
-  ECONNRESET: 'it closed the connection without an answer (ECONNRESET)',
+  ENOENT: 'ENOENT: its control socket is missing',
+  ECONNREFUSED: 'ECONNREFUSED: nothing listens on its control socket',
+  EPIPE: 'EPIPE: it closed the connection without an answer',
+  ECONNRESET: 'ECONNRESET: it closed the connection without an answer',
 };
 
 /** The daemon is gone or mute: one line that says so, of kind 'daemon'. */
