@@ -1,11 +1,10 @@
 import * as nodefs from 'node:fs';
-import * as path from 'node:path';
 import * as native from '@famfs/native';
 import {
   type CreateOptions, Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, META_DIR, META_FILES, type MkdirOptions,
   fromSystemError, normalize,
 } from '@famfs/core';
-import { controlRequest, daemonFiles, famfsMountOf } from '@famfs/fuse';
+import { controlRequest, daemonFiles, famfsMountOf, realPath } from '@famfs/fuse';
 import { deviceOf, type GlobalOptions, systemUuidOf } from './context.js';
 import type { CliIo } from './io.js';
 
@@ -168,7 +167,7 @@ class MountBackend implements Backend {
   ) {}
 
   rel(p: string): string {
-    const abs = realpathOfPrefix(path.resolve(p));
+    const abs = realPath(p);
     if (abs !== this.where && !abs.startsWith(`${this.where}/`)) {
       throw new FamfsError('EXDEV', 'path', `${p} is not in the famfs mount at ${this.where}`, p);
     }
@@ -227,22 +226,45 @@ class MountBackend implements Backend {
     return { created: r.file?.created ?? false, size: r.file?.size ?? size };
   }
 
+  /** A system error of I/O through the mount, with the file it concerned (a dead daemon: ENOTCONN). */
+  private ioError(e: unknown, op: string, p: string): FamfsError {
+    return fromSystemError(e, op, p);
+  }
+
   async writeAll(rel: string, fill: (buf: Uint8Array, off: number) => void): Promise<void> {
     const p = this.display(rel);
-    const size = nodefs.statSync(p).size;
-    // 'r+': famfs refuses O_TRUNC, and the file already has its size
-    const fd = nodefs.openSync(p, 'r+');
+    let fd: number;
+    let size: number;
+    try {
+      size = nodefs.statSync(p).size;
+      // 'r+': famfs refuses O_TRUNC, and the file already has its size
+      fd = nodefs.openSync(p, 'r+');
+    } catch (e) {
+      throw this.ioError(e, 'open', p);
+    }
     const buf = new Uint8Array(Math.min(MOUNT_IO, Math.max(size, 1)));
     try {
       for (let off = 0; off < size; ) {
         const piece = buf.subarray(0, Math.min(buf.length, size - off));
         fill(piece, off);
-        for (let done = 0; done < piece.length; ) done += nodefs.writeSync(fd, piece, done, piece.length - done, off + done);
+        try {
+          for (let done = 0; done < piece.length; ) done += nodefs.writeSync(fd, piece, done, piece.length - done, off + done);
+        } catch (e) {
+          throw this.ioError(e, 'write', p);
+        }
         off += piece.length;
       }
-      nodefs.fsyncSync(fd);
+      try {
+        nodefs.fsyncSync(fd);
+      } catch (e) {
+        throw this.ioError(e, 'fsync', p);
+      }
     } finally {
-      nodefs.closeSync(fd);
+      try {
+        nodefs.closeSync(fd);
+      } catch {
+        // the mount is gone: the error that matters was thrown above
+      }
     }
   }
 
@@ -252,11 +274,21 @@ class MountBackend implements Backend {
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {
     const p = this.display(rel);
-    const fd = nodefs.openSync(p, 'r');
+    let fd: number;
+    try {
+      fd = nodefs.openSync(p, 'r');
+    } catch (e) {
+      throw this.ioError(e, 'open', p);
+    }
     const buf = new Uint8Array(MOUNT_IO);
     try {
       for (let off = 0; ; ) {
-        const n = nodefs.readSync(fd, buf, 0, buf.length, off);
+        let n: number;
+        try {
+          n = nodefs.readSync(fd, buf, 0, buf.length, off);
+        } catch (e) {
+          throw this.ioError(e, 'read', p);
+        }
         if (n === 0) return;
         if (fn(buf.subarray(0, n), off) === false) return;
         off += n;
@@ -315,26 +347,6 @@ class MountBackend implements Backend {
   }
 
   close(): void {}
-}
-
-/**
- * `p` with its longest existing prefix resolved through symlinks (the rest,
- * not there yet — a file about to be created — appended as given): what a
- * path means, for comparing it with a mount point /proc/mounts lists.
- */
-function realpathOfPrefix(p: string): string {
-  let head = p;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return path.join(nodefs.realpathSync(head), ...tail.reverse());
-    } catch {
-      const parent = path.dirname(head);
-      if (parent === head) return p;
-      tail.push(path.basename(head));
-      head = parent;
-    }
-  }
 }
 
 /**

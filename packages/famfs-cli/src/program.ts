@@ -58,7 +58,7 @@ export const EXIT_SIGPIPE = 141;
  * closed stdout (EPIPE: the reader of a pipe went away) ends the command
  * silently with 141, as upstream's tools end when SIGPIPE kills them.
  */
-async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, state: { exit: number; exitFor: (e: FamfsError) => number }): Promise<number> {
+async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, state: { exit: number; exitFor: (e: FamfsError) => number; command?: string }): Promise<number> {
   try {
     await cmd.parseAsync(argv, { from: 'user' });
     return state.exit;
@@ -68,7 +68,8 @@ async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, st
       // upstream: an unknown command is exit 3, every other usage error 1 (commander printed it)
       return e.code === 'commander.unknownCommand' ? EXIT_UNKNOWN_COMMAND : 1;
     }
-    const err = fromSystemError(e, prog);
+    // a system error that reached here unnamed is named after the subcommand (`famfs: cp: …`)
+    const err = fromSystemError(e, state.command ?? prog);
     if (err.code === 'EPIPE') return EXIT_SIGPIPE;
     io.err(`${prog}: ${err.message}\n`);
     if (err.kind === 'internal') {
@@ -81,7 +82,7 @@ async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, st
 
 /** `famfs [-D device] [--system-uuid uuid] <command> …` */
 export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
-  const state = { exit: 0, exitFor: errnoExit };
+  const state: { exit: number; exitFor: (e: FamfsError) => number; command?: string } = { exit: 0, exitFor: errnoExit };
   const program = configure(new Command('famfs'), io)
     .description('famfs: a file system for shared memory (CXL, dax devices, emulated devices)')
     .option('-D, --device <path>', 'work on this unmounted device or image file (paths are relative to its root); default $FAMFS_DEVICE')
@@ -94,6 +95,7 @@ export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
       const args = params.slice(0, -2) as string[];
       const opts = params[params.length - 2] as Record<string, unknown>;
       state.exitFor = (e) => (spec.exitCode ?? errnoExit)(e);
+      state.command = cmd.name();
       const ctx = spec.context(args, opts, params[params.length - 1] as Command);
       state.exit = await spec.run(io, program.opts<GlobalOptions>(), ctx);
     });

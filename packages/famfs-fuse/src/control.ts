@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Errno, FamfsError, type FmapRecord, type SimpleExtent, errnoNameOf } from '@famfs/core';
+import { Errno, FamfsError, type FmapRecord, type SimpleExtent, errnoNameOf, fromSystemError } from '@famfs/core';
 import protobuf from 'protobufjs';
 
 /**
@@ -190,12 +190,29 @@ function handle(h: ControlHandlers, req: Record<string, unknown>): ControlRespon
 }
 
 /**
- * Listen on `path` (replacing a stale socket), readable and writable by root
- * only. Each connection carries one request and gets one response.
+ * Remove a stale socket at `path` (a daemon killed with SIGKILL leaves one);
+ * anything else there — a symlink, a file — is refused, never removed or
+ * followed.
+ */
+function removeStaleSocket(path: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fromSystemError(e, 'control', path);
+  }
+  if (!st.isSocket()) throw new FamfsError('EEXIST', 'control', `control: refusing ${path}: it is not a socket (${st.isSymbolicLink() ? 'a symbolic link' : 'something else'}); remove it`, path);
+  fs.rmSync(path, { force: true });
+}
+
+/**
+ * Listen on `path` (replacing a stale socket), readable and writable by its
+ * owner (root) only. Each connection carries one request and gets one response.
  */
 export function startControlServer(path: string, handlers: ControlHandlers, onError: (e: unknown) => void = () => {}): Promise<net.Server> {
   const s = loadSchema();
-  fs.rmSync(path, { force: true });
+  removeStaleSocket(path);
   const server = net.createServer((sock) => {
     let buf = Buffer.alloc(0);
     sock.on('error', () => sock.destroy());
@@ -224,16 +241,27 @@ export function startControlServer(path: string, handlers: ControlHandlers, onEr
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    // umask for the bind so the socket is never world-accessible, even briefly
+    // The umask makes bind(2) create the socket 0600: it is never accessible
+    // to others, even briefly, and needs no chmod afterwards (chmod follows
+    // symlinks; bind never does — it fails if anything is at the path). The
+    // bind happens synchronously inside listen(), so the umask is restored
+    // right after it.
     const old = process.umask(0o177);
     server.listen(path, () => {
-      process.umask(old);
-      fs.chmodSync(path, 0o600);
       server.off('error', reject);
       resolve(server);
     });
+    process.umask(old);
   });
 }
+
+/** How a connection to a daemon fails, in words (the code stays in the message for searching). */
+const CONNECT_FAILURES: Partial<Record<string, string>> = {
+  ENOENT: 'ENOENT: its control socket is missing',
+  ECONNREFUSED: 'ECONNREFUSED: nothing listens on its control socket',
+  EPIPE: 'EPIPE: it closed the connection without an answer',
+  ECONNRESET: 'ECONNRESET: it closed the connection without an answer',
+};
 
 /** The daemon is gone or mute: one line that says so, of kind 'daemon'. */
 function daemonGone(path: string, what: string): FamfsError {
@@ -261,7 +289,8 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30
     });
     sock.on('error', (e) => {
       clearTimeout(timer);
-      reject(daemonGone(path, (e as NodeJS.ErrnoException).code ?? e.message));
+      const code = (e as NodeJS.ErrnoException).code;
+      reject(daemonGone(path, code === undefined ? e.message : (CONNECT_FAILURES[code] ?? code)));
     });
     sock.on('end', () => {
       clearTimeout(timer);

@@ -5,5 +5,8 @@ export { devFuseTransport, seqpacketTransport, type Transport } from './transpor
 export { Logger, type LogLevel } from './log.js';
 export { mountFamfs, umountFamfs, cleanupDeadMount, type MountRequest } from './daemon.js';
 export { controlRequest, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
-export { famfsMountOf, famfsMounts, daemonFiles, readMounts, FUSE_FSTYPE, type DaemonState } from './mounts.js';
+export {
+  famfsMountAt, famfsMountOf, famfsMounts, famfsMountsOfDevice, fileIdentity, readMounts, realPath, sameFile, FUSE_FSTYPE, type MountEntry,
+} from './mounts.js';
+export { daemonFiles, listDaemons, openRunDir, readState, runDir, type DaemonFiles, type DaemonState } from './run-dir.js';
 export { runDaemon } from './server.js';

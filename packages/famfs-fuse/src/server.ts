@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
-import { Famfs } from '@famfs/core';
+import type * as net from 'node:net';
+import { Famfs, FamfsError } from '@famfs/core';
 import { startControlServer } from './control.js';
 import { controlHandlers, refreshAndInvalidate } from './control-handlers.js';
 import type { MountRequest } from './daemon.js';
 import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
-import { type DaemonState, daemonFiles, mountFuse, unmount } from './mounts.js';
+import { mountFuse, unmount } from './mounts.js';
+import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
 import { Session, primaryDaxdev } from './session.js';
 import { devFuseTransport } from './transport.js';
 
@@ -19,12 +21,23 @@ const MAX_IO = 1024 * 1024;
  */
 export async function runDaemon(req: MountRequest, report: (line: string) => void): Promise<number> {
   const log = new Logger(req.logLevel);
-  const files = daemonFiles(req.mountpoint);
   let famfs: Famfs;
+  let files: ReturnType<typeof daemonFiles>;
   try {
+    // `famfs mount` checked the run directory; check it again here, where the
+    // files are written (the daemon may be started by other means)
+    const run = openRunDir('famfs-fused', { create: false });
+    if (run === undefined) throw new FamfsError('ENOENT', 'famfs-fused', `famfs-fused: the run directory is missing`);
+    fs.closeSync(run.fd);
+    files = daemonFiles(req.mountpoint, run.path);
     famfs = Famfs.openByRole(req.device, { systemUuid: req.systemUuid });
   } catch (e) {
     report(`error ${(e as Error).message}`);
+    return 1;
+  }
+  if (req.fsUuid !== undefined && famfs.sb.uuid !== req.fsUuid) {
+    famfs.close();
+    report(`error ${req.device} now holds file system ${famfs.sb.uuid}, not the ${req.fsUuid} famfs mount checked: not mounting`);
     return 1;
   }
   let fd: number;
@@ -46,11 +59,6 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   });
   const serving = session.run();
 
-  const handlers = controlHandlers({ req, famfs, fuseFs, session, log });
-  const control = await startControlServer(files.socket, handlers, (e) => log.error(`control: ${(e as Error).stack ?? String(e)}`));
-  const timer = req.refreshInterval > 0 ? setInterval(() => session.initialized && refreshAndInvalidate(fuseFs, session), req.refreshInterval * 1000) : undefined;
-  timer?.unref();
-
   const stopOnSignal = () => {
     log.info('signal: unmounting');
     try {
@@ -62,18 +70,31 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   process.on('SIGTERM', stopOnSignal);
   process.on('SIGINT', stopOnSignal);
 
-  // Ready when the mount answers: the kernel sends INIT, then our GETATTR.
+  const handlers = controlHandlers({ req, famfs, fuseFs, session, log });
+  let control: net.Server | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // Ready when the control socket listens, the mount answers (the kernel
+  // sends INIT, then our GETATTR) and the state is recorded; anything less
+  // is reported and unmounted.
+  let stage = 'the control socket';
+  let failed = false;
   try {
+    control = await startControlServer(files.socket, handlers, (e) => log.error(`control: ${(e as Error).stack ?? String(e)}`));
+    stage = 'the mount did not answer';
     await fs.promises.stat(req.mountpoint);
+    stage = 'the state file';
     const state: DaemonState = {
       pid: process.pid, device: req.device, mountpoint: req.mountpoint, systemUuid: req.systemUuid,
       fsUuid: famfs.sb.uuid, socket: files.socket, log: files.log,
     };
-    fs.writeFileSync(files.state, JSON.stringify(state), { mode: 0o600 });
+    writeState(files.state, state);
+    timer = req.refreshInterval > 0 ? setInterval(() => session.initialized && refreshAndInvalidate(fuseFs, session), req.refreshInterval * 1000) : undefined;
+    timer?.unref();
     log.info(`serving ${req.device} on ${req.mountpoint} as ${famfs.role}`);
     report('ready');
   } catch (e) {
-    report(`error the mount did not answer: ${(e as Error).message}`);
+    failed = true;
+    report(`error ${stage}: ${(e as Error).message}`);
     stopOnSignal();
   }
 
@@ -84,10 +105,9 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   }
   log.info('unmounted: stopping');
   if (timer) clearInterval(timer);
-  control.close();
-  fs.rmSync(files.state, { force: true });
-  fs.rmSync(files.socket, { force: true });
+  control?.close();
+  removeDaemonFiles(files, process.pid);
   transport.close();
   famfs.close();
-  return 0;
+  return failed ? 1 : 0;
 }

@@ -1,7 +1,6 @@
 import * as nodefs from 'node:fs';
-import * as path from 'node:path';
 import { Errno, FamfsError, MAX_BUCKETS, fsck, fsckRepair, openDevice, usageError } from '@famfs/core';
-import { famfsMountOf, famfsMounts } from '@famfs/fuse';
+import { famfsMountOf, famfsMountsOfDevice } from '@famfs/fuse';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { formatReport, reportJson } from '../report.js';
@@ -82,8 +81,8 @@ function deviceToCheck(p: string): string {
     // upstream: a path that is not in a mounted famfs (an unmounted mount point) is 1
     throw usageError('fsck', `famfs fsck: ${p} is a directory that is not in a mounted famfs file system`);
   }
-  const abs = path.resolve(p);
-  const mounted = famfsMounts().find((m) => path.resolve(m.source) === abs);
+  // any alias of a mounted device (a symlink, another path to the image) is that device
+  const mounted = famfsMountsOfDevice(p)[0];
   if (mounted !== undefined) {
     throw new FamfsError('EBUSY', 'fsck', `famfs_fsck: error: cannot fsck by device (${p}) when mounted; fsck the mount point (${mounted.target}) instead`, p);
   }
