@@ -114,8 +114,12 @@ describe.runIf(needsRoot('the mounted-path parity tests (famfs mount)', [devFuse
     expect(famfs('mount', '-r', '-m', img2, m2).status).toBe(1);
     expect(famfs('mount', '-R', img2, m2).status).toBe(1);
     expect(famfs('mount', '-c', 'sometimes', img2, m2).status).toBe(1);
+    // -M (famfs mode, or fail): an image file is not a dax device
+    const daxmode = famfs('mount', '-M', img2, m2);
+    expect(daxmode.status).toBe(1);
+    expect(daxmode.stderr).toMatch(/famfs mode \(-M, famfs_mode=on\): .* is not a dax device/);
     expect(isMounted(m2)).toBe(false);
-    ok(famfs('mount', '-c', 'never', '-u', '-p', '-b', '-L', '-M', img2, m2), 'mount -c never -u -p');
+    ok(famfs('mount', '-c', 'never', '-u', '-p', '-b', '-L', img2, m2), 'mount -c never -u -p');
     const opts = readMountOptions(m2);
     expect(opts).not.toContain('allow_other');
     expect(opts).not.toContain('default_permissions');

@@ -167,7 +167,8 @@ function deviceSuite(kind: DeviceKind): void {
       const st = ok(famfs(['status', mnt]), 'famfs status');
       expect(st.stdout).toMatch(new RegExp(`^mount point: +${mnt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
       expect(st.stdout).toMatch(/^role: +master$/m);
-      expect(st.stdout).toMatch(/^mode: +READ\/WRITE/m);
+      expect(st.stdout).toMatch(/^data path: +READ\/WRITE/m);
+      expect(st.stdout).toMatch(/^famfs mode: +no$/m);
       const j = JSON.parse(ok(famfs(['status', '--json', path.join(mnt, 'big')]), 'famfs status --json').stdout) as Record<string, unknown>;
       expect(j).toMatchObject({ device: dev, mountpoint: mnt, role: 'master', systemUuid: MASTER, daxFmap: false, logLevel: 'info' });
       ok(famfs(['loglevel', mnt, 'debug']), 'famfs loglevel debug');

@@ -186,7 +186,7 @@ export function pageSize(): number {
  * Writing to a read-only mapping kills the process (SIGSEGV). The mapping is
  * released by {@link munmap}, or when the view is garbage-collected.
  */
-export function mmap(fd: number, offset: number, length: number, writable: boolean): Uint8Array {
+export function mmap(fd: number, offset: number, length: number, writable: boolean, opts: MmapOptions = {}): Uint8Array {
   checkFd(fd);
   checkInteger('offset', offset);
   checkBoolean('writable', writable);
@@ -195,13 +195,24 @@ export function mmap(fd: number, offset: number, length: number, writable: boole
   checkInteger('length', length, 1, maxLength);
   const page = n.pageSize();
   if (offset % page !== 0) throw new RangeError(`offset ${offset} is not a multiple of the page size (${page})`);
-  const st = fs.fstatSync(fd);
+  if (opts.fileSize !== undefined) checkInteger('fileSize', opts.fileSize);
+  const st = opts.fileSize === undefined ? fs.fstatSync(fd) : { isFile: () => true, size: opts.fileSize };
   if (st.isFile() && offset + length > st.size) {
     throw new RangeError(
       `range [${offset}, ${offset + length}) is beyond the end of the file (${st.size} bytes)`,
     );
   }
   return new Uint8Array(n.mmap(fd, offset, length, writable));
+}
+
+export interface MmapOptions {
+  /**
+   * The file's size, when the caller knows it: then no fstat(2) is made to
+   * check the range. A FUSE server mapping a file of its own mount must not
+   * fstat it synchronously (the kernel could ask the server itself for the
+   * attributes, and the server is the caller).
+   */
+  fileSize?: number;
 }
 
 /**

@@ -304,8 +304,43 @@ class MountBackend implements Backend {
     return { relpath: f.path, size: f.size, fmap: f.fmap };
   }
 
+  private dataPath: string | undefined;
+
+  /**
+   * Where file bytes are written back: in famfs mode the kernel maps files
+   * onto the device and the daemon cannot reach their memory, so this
+   * process maps the file and writes back (or drops) its cache lines itself,
+   * as upstream's flush does; on a READ/WRITE mount the daemon's mapping of
+   * the device holds the data, so the daemon does it.
+   */
   async flush(rel: string, invalidate = false): Promise<void> {
-    await controlRequest(this.socket, { flush: { path: rel, invalidate } });
+    this.dataPath ??= (await controlRequest(this.socket, { status: {} })).status?.dataPath ?? 'read-write';
+    if (this.dataPath !== 'famfs-dax') {
+      await controlRequest(this.socket, { flush: { path: rel, invalidate } });
+      return;
+    }
+    const p = this.display(rel);
+    let fd: number;
+    try {
+      fd = nodefs.openSync(p, 'r');
+    } catch (e) {
+      throw this.ioError(e, 'open', p);
+    }
+    try {
+      const size = nodefs.fstatSync(fd).size;
+      if (size === 0) return;
+      const m = native.mmap(fd, 0, size, false);
+      try {
+        if (invalidate) native.invalidateRange(m);
+        else native.flushRange(m);
+      } finally {
+        native.munmap(m);
+      }
+    } catch (e) {
+      throw this.ioError(e, 'flush', p);
+    } finally {
+      nodefs.closeSync(fd);
+    }
   }
 
   async clone(src: string, dest: string): Promise<void> {

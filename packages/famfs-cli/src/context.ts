@@ -1,4 +1,8 @@
-import { Famfs, FamfsError, resolveSystemUuid } from '@famfs/core';
+import * as nodefs from 'node:fs';
+import {
+  type Device, Famfs, FamfsError, META_FILES, SUPERBLOCK_SIZE, SuperblockLayout, checkSuperblock, daxDeviceName, daxDriverOf,
+  formatError, fromSystemError, openDevice, openMetaDevice, probeDevice, resolveSystemUuid,
+} from '@famfs/core';
 import type { CliIo } from './io.js';
 
 /** Options every famfs command shares (given before the command name). */
@@ -34,4 +38,36 @@ export function withFs<T>(io: CliIo, g: GlobalOptions, op: string, writable: boo
   } finally {
     fs.close();
   }
+}
+
+/**
+ * The device of a mounted famfs, for commands that read its superblock and
+ * log (fsck, logplay --shadow of a mount): the device itself, mapped — or,
+ * when a famfs kernel holds it in famfs mode (user space can no longer map
+ * it), the mount's `.meta/.superblock` and `.meta/.log`, which the kernel
+ * maps onto the device memory.
+ */
+export function openMountedDevice(mountpoint: string, source: string): Device {
+  const name = daxDeviceName(source);
+  if (name === undefined || daxDriverOf(name) !== 'fsdev_dax') return openDevice(source, { writable: false });
+  const sbFile = `${mountpoint}/${META_FILES.superblock}`;
+  const head = new Uint8Array(SuperblockLayout.SIZE);
+  let fd: number;
+  try {
+    fd = nodefs.openSync(sbFile, 'r');
+  } catch (e) {
+    throw fromSystemError(e, 'open', sbFile);
+  }
+  try {
+    nodefs.readSync(fd, head, 0, head.length, 0);
+  } catch (e) {
+    throw fromSystemError(e, 'read', sbFile);
+  } finally {
+    nodefs.closeSync(fd);
+  }
+  const st = checkSuperblock(head);
+  if (!st.ok) throw formatError(st.reason === 'no-magic' ? 'EINVAL' : 'EUCLEAN', 'superblock', `${sbFile}: ${st.message}`, sbFile);
+  return openMetaDevice(mountpoint, source, {
+    logOffset: st.sb.logOffset, logLen: st.sb.logLen, size: probeDevice(source).size, superblockLen: SUPERBLOCK_SIZE,
+  }, false);
 }

@@ -377,3 +377,165 @@ function refuseReadOnlyFile(path: string): void {
     throw new FamfsError('EACCES', 'open', `${path}: image file is read-only`, path);
   }
 }
+
+// ---------------------------------------------------------------- dax devices in famfs mode
+
+/** sysfs of the dax bus (tests may point it elsewhere through the argument). */
+export const DAX_SYSFS = '/sys/bus/dax';
+
+/** The dax driver a device is bound to: 'device_dax' (mappable), 'fsdev_dax' (famfs mode), or none. */
+export type DaxDriver = 'device_dax' | 'fsdev_dax' | 'none' | 'other';
+
+/** The dax device name ('dax0.0') of a path to its character device, if it is one. */
+export function daxDeviceName(devicePath: string, sysfs = DAX_SYSFS): string | undefined {
+  let real: string;
+  try {
+    real = fs.realpathSync(devicePath);
+  } catch {
+    return undefined;
+  }
+  const name = real.slice(real.lastIndexOf('/') + 1);
+  return /^dax\d+\.\d+$/.test(name) && fs.existsSync(`${sysfs}/devices/${name}`) ? name : undefined;
+}
+
+export function daxDriverOf(name: string, sysfs = DAX_SYSFS): DaxDriver {
+  let link: string;
+  try {
+    link = fs.readlinkSync(`${sysfs}/devices/${name}/driver`);
+  } catch {
+    return 'none';
+  }
+  const d = link.slice(link.lastIndexOf('/') + 1);
+  return d === 'device_dax' || d === 'fsdev_dax' ? d : 'other';
+}
+
+/** Can this kernel put a dax device in famfs mode (is the fsdev_dax driver there)? */
+export function famfsModeAvailable(sysfs = DAX_SYSFS): boolean {
+  return fs.existsSync(`${sysfs}/drivers/fsdev_dax`);
+}
+
+/**
+ * Bind dax device `name` to `to` (unbind from the other first): 'fsdev_dax'
+ * is famfs mode — the famfs kernel maps files onto the device, and user
+ * space can no longer map it; 'device_dax' gives user space the device back.
+ * Nothing may have the device mapped when it changes hands. Returns the
+ * driver it was bound to before.
+ */
+export function setDaxDriver(name: string, to: 'device_dax' | 'fsdev_dax', sysfs = DAX_SYSFS): DaxDriver {
+  const from = daxDriverOf(name, sysfs);
+  if (from === to) return from;
+  const write = (file: string): void => {
+    try {
+      fs.writeFileSync(`${sysfs}/drivers/${file}`, name);
+    } catch (e) {
+      throw fromSystemError(e, 'dax mode', `${sysfs}/drivers/${file}`);
+    }
+  };
+  if (from === 'device_dax' || from === 'fsdev_dax') write(`${from}/unbind`);
+  if (to === 'fsdev_dax') {
+    write('fsdev_dax/new_id');
+  } else {
+    // new_id made fsdev_dax claim the device: take the id back, then bind device_dax
+    try {
+      fs.writeFileSync(`${sysfs}/drivers/fsdev_dax/remove_id`, name);
+    } catch {
+      // not in its id list (it was bound some other way)
+    }
+    write('device_dax/bind');
+  }
+  const now = daxDriverOf(name, sysfs);
+  if (now !== to) throw new FamfsError('EIO', 'dax mode', `${name}: bound to ${now} after switching to ${to}`, name);
+  return from;
+}
+
+/** The meta files of a famfs mount, relative to its mount point. */
+const META_SB = '.meta/.superblock';
+const META_LOG = '.meta/.log';
+
+interface MetaFds {
+  sb: number;
+  log: number;
+}
+
+function metaRegions(fds: MetaFds, sbLen: number, logOffset: number, logLen: number, writable: boolean): DeviceRegion[] {
+  // the size is known: no fstat of a file on the caller's own mount (see native.mmap)
+  const sb = native.mmap(fds.sb, 0, sbLen, false, { fileSize: sbLen });
+  const log = native.mmap(fds.log, 0, logLen, writable, { fileSize: logLen });
+  return [{ offset: 0, bytes: sb, shared: true }, { offset: logOffset, bytes: log, shared: true }];
+}
+
+/**
+ * A device of a mounted famfs reached through its mount: `.meta/.superblock`
+ * and `.meta/.log` mapped (in famfs mode the kernel maps them onto the device
+ * memory itself; the device cannot be mapped from user space). `geometry` is
+ * the superblock's log offset and length and the device's size. Appends lock
+ * the log file (flock).
+ */
+export function openMetaDevice(
+  mountpoint: string, devicePath: string, geometry: { logOffset: number; logLen: number; size: number; superblockLen: number }, writable: boolean,
+): RegionDevice {
+  const open = (rel: string, w: boolean): number => {
+    try {
+      return fs.openSync(`${mountpoint}/${rel}`, w ? 'r+' : 'r');
+    } catch (e) {
+      throw fromSystemError(e, 'open', `${mountpoint}/${rel}`);
+    }
+  };
+  const fds = { sb: open(META_SB, false), log: open(META_LOG, writable) };
+  return metaDevice(fds, devicePath, geometry, writable);
+}
+
+/**
+ * openMetaDevice for the mount's own daemon: the files are opened off the
+ * event loop (fs.promises), because opening them makes the kernel ask the
+ * daemon itself (LOOKUP, OPEN, GET_FMAP) — a synchronous open would wait for
+ * an answer that only this thread could give.
+ */
+export async function openMetaDeviceAsync(
+  mountpoint: string, devicePath: string, geometry: { logOffset: number; logLen: number; size: number; superblockLen: number }, writable: boolean,
+): Promise<RegionDevice> {
+  // fs.open with a callback gives a plain fd (not a FileHandle, which closes
+  // its fd when it is garbage-collected — a number that may name something
+  // else by then)
+  const open = (rel: string, w: boolean): Promise<number> =>
+    new Promise((resolve, reject) => {
+      fs.open(`${mountpoint}/${rel}`, w ? 'r+' : 'r', (err, fd) => (err ? reject(fromSystemError(err, 'open', `${mountpoint}/${rel}`)) : resolve(fd)));
+    });
+  const sb = await open(META_SB, false);
+  let log: number;
+  try {
+    log = await open(META_LOG, writable);
+  } catch (e) {
+    fs.closeSync(sb);
+    throw e;
+  }
+  return metaDevice({ sb, log }, devicePath, geometry, writable, true);
+}
+
+/**
+ * `ownMount`: the caller is the mount's daemon. Closing a file of its own
+ * mount makes the kernel send it FLUSH and wait for the answer: the close is
+ * done off the event loop too.
+ */
+function metaDevice(fds: MetaFds, devicePath: string, g: { logOffset: number; logLen: number; size: number; superblockLen: number }, writable: boolean, ownMount = false): RegionDevice {
+  let regions: DeviceRegion[];
+  try {
+    regions = metaRegions(fds, g.superblockLen, g.logOffset, g.logLen, writable);
+  } catch (e) {
+    fs.closeSync(fds.sb);
+    fs.closeSync(fds.log);
+    throw fromSystemError(e, 'mmap', devicePath);
+  }
+  const locker = {
+    lock: () => void native.flock(fds.log, 'ex', { nonblock: false }),
+    unlock: () => void native.flock(fds.log, 'un', { nonblock: false }),
+    close: () => {
+      for (const r of regions) native.munmap(r.bytes);
+      for (const fd of [fds.sb, fds.log]) {
+        if (ownMount) fs.close(fd, () => undefined);
+        else fs.closeSync(fd);
+      }
+    },
+  };
+  return new RegionDevice(devicePath, 'dax', g.size, writable, regions, locker);
+}

@@ -3,6 +3,7 @@ import type { ControlHandlers } from './control.js';
 import type { MountRequest } from './daemon.js';
 import type { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
+import type { FamfsMode } from './famfs-mode.js';
 import type { Session } from './session.js';
 
 /** What the daemon's control handlers act on. */
@@ -12,6 +13,7 @@ export interface ControlContext {
   fuseFs: FamfsFuseFs;
   session: Session;
   log: Logger;
+  mode: FamfsMode;
 }
 
 /**
@@ -21,13 +23,18 @@ export interface ControlContext {
  */
 export function refreshAndInvalidate(fuseFs: FamfsFuseFs, session: Session): ReturnType<FamfsFuseFs['refreshIfStale']> {
   const r = fuseFs.refreshIfStale();
+  notifyChanged(session, r.changed);
+  return r;
+}
+
+/** Tell the kernel what a replay added: each new name's dentry, each parent's listing. */
+export function notifyChanged(session: Session, changed: ReadonlyArray<{ parent: bigint; name: string }>): void {
   const parents = new Set<bigint>();
-  for (const c of r.changed) {
+  for (const c of changed) {
     void session.notifyInvalEntry(c.parent, c.name);
     parents.add(c.parent);
   }
   for (const p of parents) void session.notifyInvalInode(p, 0, 0);
-  return r;
 }
 
 /**
@@ -37,7 +44,7 @@ export function refreshAndInvalidate(fuseFs: FamfsFuseFs, session: Session): Ret
  * announced to the kernel before the answer goes back.
  */
 export function controlHandlers(c: ControlContext): ControlHandlers {
-  const { req, famfs, fuseFs, session, log } = c;
+  const { req, famfs, fuseFs, session, log, mode } = c;
   return {
     status: () => ({
       pid: process.pid,
@@ -58,6 +65,10 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       inodesRemembered: fuseFs.rememberedInodes,
       protocolProfile: req.profile,
       daxFmap: session.daxFmap,
+      dataPath: session.daxFmap ? 'famfs-dax' : 'read-write',
+      famfsModeDevice: mode.active,
+      metaLive: mode.isLive,
+      ops: { ...session.stats.ops },
       cache: req.cache,
       logLevel: log.level,
     }),
@@ -91,6 +102,9 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       const file = famfs.clone(r.src, r.dest);
       refreshAndInvalidate(fuseFs, session);
       return { path: file.relpath, size: file.size, created: true };
+    },
+    release: () => {
+      mode.release();
     },
     getMap: (path) => {
       const file = famfs.fileAt(path);

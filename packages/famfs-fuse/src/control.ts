@@ -32,6 +32,14 @@ export interface StatusInfo {
   inodesRemembered: number;
   protocolProfile: string;
   daxFmap: boolean;
+  /** 'famfs-dax': the kernel maps files onto the device (GET_FMAP); 'read-write': data through the daemon */
+  dataPath: string;
+  /** the dax device is bound to fsdev_dax by this daemon */
+  famfsModeDevice: boolean;
+  /** the superblock and log are read through the mount's .meta files (famfs mode) */
+  metaLive: boolean;
+  /** requests by operation */
+  ops: Record<string, number>;
   cache: string;
   logLevel: string;
 }
@@ -84,7 +92,8 @@ export type ControlRequest =
   | { flush: FlushRequest }
   | { setLogLevel: { level: string } }
   | { getMap: { path: string } }
-  | { clone: { src: string; dest: string } };
+  | { clone: { src: string; dest: string } }
+  | { release: Record<string, never> };
 
 export interface ControlResponse {
   errno: number;
@@ -104,6 +113,8 @@ export interface ControlHandlers {
   setLogLevel(level: string): void;
   getMap(path: string): FileInfo;
   clone(r: { src: string; dest: string }): FileInfo;
+  /** let go of the mount's meta files (famfs mode), so that it can be unmounted */
+  release(): void;
 }
 
 // ------------------------------------------------------------ fmap messages
@@ -184,6 +195,9 @@ function handle(h: ControlHandlers, req: Record<string, unknown>): ControlRespon
       return { ...ok, file: h.getMap((req.getMap as { path: string }).path) };
     case 'clone':
       return { ...ok, file: h.clone(req.clone as { src: string; dest: string }) };
+    case 'release':
+      h.release();
+      return ok;
     default:
       throw new FamfsError('EINVAL', 'control', 'control: empty or unknown request');
   }

@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as native from '@famfs/native';
-import { Famfs, FamfsError, fromSystemError } from '@famfs/core';
+import { Famfs, FamfsError, daxDeviceName, daxDriverOf, famfsModeAvailable, fromSystemError } from '@famfs/core';
+import { type FamfsModeWish, leaveStaleFamfsMode } from './famfs-mode.js';
+import { controlRequest } from './control.js';
 import type { CacheMode } from './filesystem.js';
 import type { FamfsProfileName } from './protocol/index.js';
 import { famfsMountAt, famfsMountsOfDevice, isDeadMount, realPath, unmount } from './mounts.js';
@@ -29,6 +31,14 @@ export interface MountRequest {
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** seconds between metadata refresh checks on a client (0: only on access and on request) */
   refreshInterval: number;
+  /**
+   * famfs mode on a dax device (the kernel maps files from their fmaps):
+   * 'auto' when the kernel can (default), 'on' (fail when it cannot), 'off'
+   * (READ/WRITE through the daemon even on a famfs kernel)
+   */
+  famfsMode?: FamfsModeWish;
+  /** leave the dax device in famfs mode when the daemon ends (default: back to the driver it had) */
+  keepFamfsMode?: boolean;
   /**
    * Set by mountFamfs for the daemon: the file system UUID it checked. The
    * daemon refuses a device whose superblock says otherwise (the path was
@@ -89,6 +99,17 @@ async function mountLocked(req: MountRequest, dir: string, waitMs: number, warn:
   const files = daemonFiles(mpt, dir);
   checkDaemonFiles(op, files);
 
+  if (req.famfsMode === 'on') {
+    const why = daxDeviceName(req.device) === undefined ? `${shown(givenDevice, req.device)} is not a dax device` : !famfsModeAvailable() ? 'this kernel has no fsdev_dax driver (no famfs mode)' : undefined;
+    if (why !== undefined) throw new FamfsError('ENODEV', 'mount', `${op}: famfs mode (-M, famfs_mode=on): ${why}`, req.device);
+  }
+  // A dax device still bound to fsdev_dax: a live famfs mount holds it (one
+  // mount per device: refuse), or a daemon left it so (give it back, then check it).
+  if (daxDeviceName(req.device) !== undefined && daxDriverOf(daxDeviceName(req.device) ?? '') === 'fsdev_dax') {
+    const live = famfsMountsOfDevice(req.device).find((m) => !isDeadMount(m.target));
+    if (live !== undefined) throw new FamfsError('EBUSY', 'mount', `${op}: ${shown(givenDevice, req.device)} is mounted (in famfs mode) at ${live.target}`, req.device);
+    leaveStaleFamfsMode(req.device, (l) => warn(l));
+  }
   // Validate the superblock and log before anything starts.
   const probe = Famfs.open(req.device, { writable: false, systemUuid: req.systemUuid });
   const fsUuid = probe.sb.uuid;
@@ -185,7 +206,26 @@ export async function umountFamfs(mountpoint: string, waitMs = 10_000, warn: War
   const state = files === undefined ? undefined : readState(files.state, warn);
   // only a daemon that says it serves this mount point, and still runs, is waited for
   const pid = state !== undefined && state.mountpoint === mpt && isDaemonRunning(state.pid) ? state.pid : undefined;
-  unmount(mpt, isDeadMount(mpt));
+  // famfs mode: the daemon holds the mount's .meta files open (mapped): ask it
+  // to let go first, or the unmount is EBUSY
+  if (pid !== undefined && files !== undefined) {
+    try {
+      await controlRequest(files.socket, { release: {} }, 5_000);
+    } catch (e) {
+      warn(`${op}: the daemon did not answer the release request: ${(e as Error).message}`);
+    }
+  }
+  // the daemon closes its meta files off its event loop (their FLUSH comes
+  // back to it): an EBUSY right after the release is that, for a moment
+  for (const until = Date.now() + 5_000; ; ) {
+    try {
+      unmount(mpt, isDeadMount(mpt));
+      break;
+    } catch (e) {
+      if (!(e instanceof FamfsError) || e.code !== 'EBUSY' || pid === undefined || Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   if (pid !== undefined) {
     const until = Date.now() + waitMs;
     while (isDaemonRunning(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));

@@ -214,7 +214,7 @@ export class FamfsFuseFs {
       this.catchUp();
       const dir = this.dirOf(parent);
       const child = dir.children.get(name);
-      if (child === undefined) throw new FamfsError('ENOENT', 'lookup', `${dir.relpath}/${name}: no such file or directory`);
+      if (child === undefined) throw new FamfsError('ENOENT', 'lookup', `${dir.relpath === '' ? '' : `${dir.relpath}/`}${name}: no such file or directory`);
       attr = this.nodeAttr(child);
     }
     this.rememberLookup(attr.ino);
@@ -273,7 +273,12 @@ export class FamfsFuseFs {
     const writable = (flags & O_ACCMODE) !== 0;
     if (flags & O_TRUNC) throw new FamfsError('EPERM', 'open', 'famfs files cannot be truncated');
     if (writable && this.isClient) throw new FamfsError('EROFS', 'open', 'this host is a famfs client: files are read-only');
-    if (writable && this.isMeta(id)) throw new FamfsError('EPERM', 'open', 'the famfs meta files are read-only through the mount');
+    // the meta files are read-only through the mount — but in famfs mode the
+    // master's own log is the mount's .meta/.log, mapped writable (upstream
+    // makes it 0644 on the master for the same reason)
+    if (writable && this.isMeta(id) && !(this.metaWritable && id === META_LOG_ID)) {
+      throw new FamfsError('EPERM', 'open', 'the famfs meta files are read-only through the mount');
+    }
     return this.newHandle({ nodeid: id, dir: false, writable });
   }
 
@@ -405,6 +410,9 @@ export class FamfsFuseFs {
     const r = this.refreshIfStale();
     if (r.entries > 0) this.onChange?.(r.changed);
   }
+
+  /** famfs mode on the master: `.meta/.log` may be opened for writing (the daemon appends through it). */
+  metaWritable = false;
 
   /** Called with what a replay on access added (the daemon sends the kernel its invalidations). */
   onChange: ((changed: Array<{ parent: bigint; name: string }>) => void) | undefined;

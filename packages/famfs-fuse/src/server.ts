@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { Famfs, FamfsError } from '@famfs/core';
 import { startControlServer } from './control.js';
-import { controlHandlers, refreshAndInvalidate } from './control-handlers.js';
+import { controlHandlers, notifyChanged, refreshAndInvalidate } from './control-handlers.js';
+import { FamfsMode } from './famfs-mode.js';
 import type { MountRequest } from './daemon.js';
 import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
-import { mountFuse, unmount } from './mounts.js';
+import { famfsMountAt, mountFuse, unmount } from './mounts.js';
 import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
 import { Session, primaryDaxdev } from './session.js';
 import { devFuseTransport } from './transport.js';
@@ -51,12 +52,21 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   }
   const fuseFs = new FamfsFuseFs(famfs, { cache: req.cache, timeout: req.timeout });
   const transport = devFuseTransport(fd);
+  const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log);
   const session = new Session(transport, fuseFs, {
     profile: req.profile,
     maxWrite: MAX_IO,
     daxdevs: [primaryDaxdev(famfs, req.device)],
     log,
+    famfsMode: mode.wanted,
+    prepareFamfs: () => {
+      if (!mode.enter()) return false;
+      // in famfs mode the master maps the log writable through its own mount
+      fuseFs.metaWritable = famfs.role === 'master';
+      return true;
+    },
   });
+  fuseFs.onChange = (changed) => notifyChanged(session, changed);
   const serving = session.run();
 
   const stopOnSignal = () => {
@@ -70,7 +80,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   process.on('SIGTERM', stopOnSignal);
   process.on('SIGINT', stopOnSignal);
 
-  const handlers = controlHandlers({ req, famfs, fuseFs, session, log });
+  const handlers = controlHandlers({ req, famfs, fuseFs, session, log, mode });
   let control: net.Server | undefined;
   let timer: NodeJS.Timeout | undefined;
   // Ready when the control socket listens, the mount answers (the kernel
@@ -82,14 +92,24 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     control = await startControlServer(files.socket, handlers, (e) => log.error(`control: ${(e as Error).stack ?? String(e)}`));
     stage = 'the mount did not answer';
     await fs.promises.stat(req.mountpoint);
+    stage = 'famfs mode';
+    if (req.famfsMode === 'on' && !session.daxFmap) {
+      throw new FamfsError('ENODEV', 'mount', `famfs_mode=on: ${mode.obstacle() ?? 'the kernel did not offer FUSE DAX_FMAP'}`);
+    }
+    await mode.attach(req.mountpoint);
     stage = 'the state file';
     const state: DaemonState = {
       pid: process.pid, device: req.device, mountpoint: req.mountpoint, systemUuid: req.systemUuid,
       fsUuid: famfs.sb.uuid, socket: files.socket, log: files.log,
     };
     writeState(files.state, state);
-    timer = req.refreshInterval > 0 ? setInterval(() => session.initialized && refreshAndInvalidate(fuseFs, session), req.refreshInterval * 1000) : undefined;
-    timer?.unref();
+    timer = setInterval(() => {
+      // a lazy unmount (umount -l) leaves the mount point off the table:
+      // let go of the meta files, or the connection could never end
+      if (mode.isLive && famfsMountAt(req.mountpoint) === undefined) mode.release();
+      if (req.refreshInterval > 0 && session.initialized) refreshAndInvalidate(fuseFs, session);
+    }, Math.max(1, req.refreshInterval || 1) * 1000);
+    timer.unref();
     log.info(`serving ${req.device} on ${req.mountpoint} as ${famfs.role}`);
     report('ready');
   } catch (e) {
@@ -107,7 +127,9 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   if (timer) clearInterval(timer);
   control?.close();
   removeDaemonFiles(files, process.pid);
+  mode.release();
   transport.close();
   famfs.close();
+  mode.restore(req.keepFamfsMode === true);
   return failed ? 1 : 0;
 }

@@ -38,6 +38,13 @@ export interface SessionOptions {
    * file with EIO, so READ/WRITE it is. Default false.
    */
   famfsMode?: boolean;
+  /**
+   * Called during INIT when the kernel offers DAX_FMAP and famfsMode asks for
+   * it, before the reply is sent: make the device usable by the kernel (the
+   * daemon switches it to famfs mode). Returning false (or throwing) answers
+   * INIT without DAX_FMAP: the mount serves READ/WRITE instead.
+   */
+  prepareFamfs?: () => boolean;
 }
 
 export interface SessionStats {
@@ -286,7 +293,17 @@ export class Session {
   }
 
   negotiate(kin: P.InitIn): P.InitNegotiation {
-    return P.negotiateInit(kin, { wanted: WANTED_FLAGS, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null, maxWrite: this.maxWrite });
+    const config = { wanted: WANTED_FLAGS, maxWrite: this.maxWrite };
+    const neg = P.negotiateInit(kin, { ...config, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null });
+    if (neg.kind !== 'ok' || neg.famfs === null || this.opts.prepareFamfs === undefined) return neg;
+    let ready: boolean;
+    try {
+      ready = this.opts.prepareFamfs();
+    } catch (e) {
+      this.opts.log.error(`famfs mode: ${e instanceof Error ? e.message : String(e)}: serving READ/WRITE instead`);
+      ready = false;
+    }
+    return ready ? neg : P.negotiateInit(kin, { ...config, famfs: null });
   }
 
   initDone(famfs: P.FamfsProfile | null): void {

@@ -4,7 +4,7 @@ import { famfsMountOf, famfsMountsOfDevice } from '@famfs/fuse';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { formatReport, reportJson } from '../report.js';
-import { type GlobalOptions, systemUuidOf } from '../context.js';
+import { type GlobalOptions, openMountedDevice, systemUuidOf } from '../context.js';
 import type { CommandSpec } from './spec.js';
 import { parseUint, text } from '../sizes.js';
 
@@ -34,9 +34,9 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
     return 0;
   }
   const systemUuid = systemUuidOf(io, g);
-  const target = deviceToCheck(ctx.device);
+  const { target, mount } = deviceToCheck(ctx.device);
   if (ctx.repair) {
-    if (target !== ctx.device) {
+    if (mount !== undefined) {
       throw new FamfsError('EBUSY', 'fsck', `famfs fsck: --repair needs the unmounted device, not a mount (${ctx.device}): unmount it first`, ctx.device);
     }
     const rw = openDevice(target, { writable: true });
@@ -47,7 +47,7 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
       rw.close();
     }
   }
-  const dev = openDevice(target, { writable: false });
+  const dev = mount === undefined ? openDevice(target, { writable: false }) : openMountedDevice(mount, target);
   try {
     const report = fsck(dev, systemUuid, { buckets: ctx.buckets });
     for (const p of report.badEntries) io.err(`famfs fsck: bad log ${p.message}\n`);
@@ -68,7 +68,7 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
  * A mount point (or a path in a mount) is checked through its device; the
  * device itself is refused while mounted, as upstream does (EBUSY).
  */
-function deviceToCheck(p: string): string {
+function deviceToCheck(p: string): { target: string; mount?: string } {
   let st: nodefs.Stats | undefined;
   try {
     st = nodefs.statSync(p);
@@ -77,7 +77,7 @@ function deviceToCheck(p: string): string {
   }
   if (st?.isDirectory()) {
     const m = famfsMountOf(p);
-    if (m !== undefined) return m.source;
+    if (m !== undefined) return { target: m.source, mount: m.target };
     // upstream: a path that is not in a mounted famfs (an unmounted mount point) is 1
     throw usageError('fsck', `famfs fsck: ${p} is a directory that is not in a mounted famfs file system`);
   }
@@ -86,7 +86,7 @@ function deviceToCheck(p: string): string {
   if (mounted !== undefined) {
     throw new FamfsError('EBUSY', 'fsck', `famfs_fsck: error: cannot fsck by device (${p}) when mounted; fsck the mount point (${mounted.target}) instead`, p);
   }
-  return p;
+  return { target: p };
 }
 
 export const fsckSpec: CommandSpec<FsckContext> = {

@@ -1,7 +1,7 @@
 import { Famfs, FamfsError, shadowRoot, usageError, writeShadowTree } from '@famfs/core';
 import { controlRequest, famfsMountOf } from '@famfs/fuse';
 import { Command } from 'commander';
-import { deviceOf, systemUuidOf, type GlobalOptions } from '../context.js';
+import { deviceOf, openMountedDevice, systemUuidOf, type GlobalOptions } from '../context.js';
 import type { CliIo } from '../io.js';
 import type { CommandSpec } from './spec.js';
 import { daemonSocketOf } from './status.js';
@@ -66,15 +66,16 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
     if (c.shadow !== undefined) {
       io.out('Logplay: running in shadow test mode\n');
       const root = shadowRoot(c.shadow);
-      // the device: -d, or -D, or the one the named mount is on
-      let device = c.daxdev ?? (offline ? deviceOf(io, g, 'logplay') : undefined);
-      if (device === undefined) {
+      // the device: -d, or -D, or the one the named mount is on (through the mount in famfs mode)
+      const device = c.daxdev ?? (offline ? deviceOf(io, g, 'logplay') : undefined);
+      let fs: Famfs;
+      if (device !== undefined) fs = Famfs.open(device, { writable: false, systemUuid: systemUuidOf(io, g) });
+      else {
         if (c.path === undefined) throw usageError('logplay', 'logplay: Must specify mount_point (any path within a famfs file system), or a device with -d');
         const m = famfsMountOf(c.path);
         if (m === undefined) throw usageError('logplay', `logplay: ${c.path} is not in a mounted famfs file system`);
-        device = m.source;
+        fs = Famfs.fromDevice(openMountedDevice(m.target, m.source), { systemUuid: systemUuidOf(io, g) });
       }
-      const fs = Famfs.open(device, { writable: false, systemUuid: systemUuidOf(io, g) });
       try {
         const st = writeShadowTree(fs, root, { dryRun: c.dryRun, verify: c.shadowTest });
         for (const e of st.errors) io.err(`famfs logplay: ${escapeName(e)}\n`);

@@ -15,6 +15,12 @@ export interface MountContext {
   allowOther: boolean;
   /** -p/--nodefaultperm: the kernel does not check modes (no default_permissions) */
   defaultPermissions: boolean;
+  /** -o famfs_mode=auto|on|off (-M: on) */
+  famfsMode: 'auto' | 'on' | 'off';
+  /** -o keep_famfs_mode: leave a dax device in famfs mode after the mount */
+  keepFamfsMode: boolean;
+  /** -o refresh=SECONDS: the fallback replay timer (0: on access only) */
+  refreshInterval: number;
   debug: boolean;
   verbose: boolean;
 }
@@ -22,15 +28,24 @@ export interface MountContext {
 /** upstream's -c/--cache words, as famfs-ts cache modes */
 const CACHE_WORDS: Readonly<Record<string, MountContext['cache']>> = { always: 'always', normal: 'auto', never: 'none' };
 
+type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval'>;
+
+/** The `-o` options famfs knows, for the error message. */
+export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS';
+
 /** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
-function parseMountOptions(list: string[]): Pick<MountContext, 'cache' | 'profile' | 'timeout'> {
-  const out: Pick<MountContext, 'cache' | 'profile' | 'timeout'> = { cache: 'auto', profile: DEFAULT_FAMFS_PROFILE };
+export function parseMountOptions(list: string[]): MountOpts {
+  const out: MountOpts = { cache: 'auto', profile: DEFAULT_FAMFS_PROFILE, famfsMode: 'auto', keepFamfsMode: false, refreshInterval: 1 };
+  const seconds = (v: string | undefined): number | undefined => (v !== undefined && /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined);
   for (const opt of list.flatMap((s) => s.split(',')).filter((s) => s !== '')) {
     const [k, v] = opt.split('=', 2) as [string, string | undefined];
     if (k === 'cache' && (v === 'none' || v === 'auto' || v === 'always')) out.cache = v;
     else if (k === 'famfs_profile' && v !== undefined && Object.hasOwn(FamfsProfiles, v)) out.profile = v as FamfsProfileName;
-    else if (k === 'timeout' && v !== undefined && /^\d+(\.\d+)?$/.test(v)) out.timeout = Number(v);
-    else throw new FamfsError('EINVAL', 'mount', `famfs mount: unknown or invalid mount option '${opt}' (known: cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS)`);
+    else if (k === 'timeout' && seconds(v) !== undefined) out.timeout = seconds(v);
+    else if (k === 'famfs_mode' && (v === 'auto' || v === 'on' || v === 'off')) out.famfsMode = v;
+    else if (k === 'keep_famfs_mode' && v === undefined) out.keepFamfsMode = true;
+    else if (k === 'refresh' && seconds(v) !== undefined) out.refreshInterval = seconds(v) ?? 1;
+    else throw usageError('mount', `famfs mount: unknown or invalid mount option '${opt}' (known: ${MOUNT_OPTIONS})`);
   }
   return out;
 }
@@ -54,12 +69,12 @@ export const mountSpec: CommandSpec<MountContext> = {
       .option('-r, --read', 'accepted for compatibility (upstream: read the log with read(2); famfs-ts maps it)')
       .option('-m, --mmap', 'accepted for compatibility (the default)')
       .option('-S, --shadow <path>', 'accepted for compatibility (famfs-ts keeps no shadow tree; see famfs logplay --shadow)')
-      .option('-M, --set-daxmode', 'accepted: a dax device is switched to famfs mode when the kernel can map famfs files')
+      .option('-M, --set-daxmode', 'famfs mode on a dax device, or fail (-o famfs_mode=on; the default, auto, uses it when the kernel can)')
       .option('-L, --load-module', 'accepted for compatibility (no kernel module to load)')
       .option('-b', 'accepted for compatibility (ignored, as upstream)')
       .option('-R, --remount', 'upstream: remount (standalone kernel module only; refused here)')
       .option('-D, --dummy', 'upstream: a scratch mount (standalone kernel module only; refused here)')
-      .option('-o, --options <opts>', 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS', collect, []),
+      .option('-o, --options <opts>', MOUNT_OPTIONS, collect, []),
   context: (args, o) => {
     if (o.nofuse === true) {
       throw new FamfsError('ENODEV', 'mount', 'famfs mount: --nofuse needs the standalone famfs kernel module, which this kernel does not have; mount through FUSE (the default)');
@@ -71,6 +86,7 @@ export const mountSpec: CommandSpec<MountContext> = {
     if (o.cache !== undefined && o.timeout !== undefined) throw usageError('mount', 'famfs mount: --cache and --timeout are mutually exclusive');
     if (args[0] === undefined || args[1] === undefined) throw usageError('mount', 'famfs mount: error: <daxdev> and <mountpoint> args required');
     const opts = parseMountOptions(o.options as string[]);
+    if (o.setDaxmode === true) opts.famfsMode = 'on';
     if (o.cache !== undefined) {
       const c = CACHE_WORDS[text(o.cache, 'cache')];
       if (c === undefined) throw usageError('mount', `famfs mount: invalid cache mode '${text(o.cache, 'cache')}' (always, normal, never)`);
@@ -96,8 +112,10 @@ export const mountSpec: CommandSpec<MountContext> = {
       timeout: c.timeout,
       allowOther: c.allowOther,
       defaultPermissions: c.defaultPermissions,
+      famfsMode: c.famfsMode,
+      keepFamfsMode: c.keepFamfsMode,
       logLevel: c.debug ? 'debug' : 'info',
-      refreshInterval: 1,
+      refreshInterval: c.refreshInterval,
     });
     if (c.verbose) io.out(`famfs mount: ${c.device} on ${st.mountpoint} (daemon pid ${st.pid}, log ${st.log})\n`);
     return 0;

@@ -37,9 +37,11 @@ export const statusSpec: CommandSpec<StatusContext> = {
       ['mount point', st.mountpoint], ['device', st.device], ['role', st.role], ['system UUID', st.systemUuid],
       ['file system UUID', st.fsUuid], ['files', st.files], ['directories', st.directories],
       ['log entries', `${st.logEntries} of ${st.logCapacity}`], ['protocol profile', st.protocolProfile],
-      ['mode', st.daxFmap ? 'famfs DAX (the kernel maps files from their fmaps)' : 'READ/WRITE (data through the daemon)'],
+      ['data path', st.dataPath === 'famfs-dax' ? 'famfs DAX (the kernel maps files from their fmaps)' : 'READ/WRITE (data through the daemon)'],
+      ['famfs mode', st.famfsModeDevice ? `device bound to fsdev_dax; superblock and log ${st.metaLive ? 'through .meta' : 'from a copy'}` : 'no'],
       ['cache', st.cache], ['requests', `${st.requests} (${st.requestErrors} answered with an error)`],
-      ['bytes read', st.bytesRead], ['bytes written', st.bytesWritten], ['inodes the kernel holds', st.inodesRemembered],
+      ['bytes read', st.bytesRead], ['bytes written', st.bytesWritten],
+      ['requests by operation', Object.entries(st.ops ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(', ')], ['inodes the kernel holds', st.inodesRemembered],
       ['daemon pid', st.pid], ['daemon RSS', `${(st.rssBytes / 1024 / 1024).toFixed(1)} MiB`], ['log level', st.logLevel],
     ];
     for (const [k, v] of rows) io.out(`${`${k}:`.padEnd(26)}${v}\n`);
