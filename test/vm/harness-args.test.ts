@@ -30,7 +30,8 @@ describe('checkRegions', () => {
     ['a misaligned size', [{ offset: 1 * GiB, size: 100 * MiB }], /multiples of 128 MiB/],
     ['a zero size', [{ offset: 1 * GiB, size: 0 }], /positive multiples/],
     ['too little RAM below', [{ offset: 256 * MiB, size: 256 * MiB }], /at least 512 MiB of RAM below/],
-    ['an end above 3 GiB', [{ offset: 2560 * MiB, size: 1 * GiB }], /above 3 GiB/],
+    ['across the PCI hole (3 to 4 GiB)', [{ offset: 2560 * MiB, size: 1 * GiB }], /crosses the PCI hole/],
+    ['starting in the PCI hole', [{ offset: 3584 * MiB, size: 1 * GiB }], /crosses the PCI hole/],
     ['adjacent regions (the kernel would merge them)', [{ offset: 1 * GiB, size: 512 * MiB }, { offset: 1536 * MiB, size: 256 * MiB }], /touch or overlap/],
     ['overlapping regions, in any order', [{ offset: 1536 * MiB, size: 256 * MiB }, { offset: 1 * GiB, size: 768 * MiB }], /touch or overlap/],
   ])('refuses %s', (_what, regions, why) => {
@@ -40,6 +41,12 @@ describe('checkRegions', () => {
 
 describe('qemuArgs', () => {
   const tmp = tmpDirs('famfs-vm-args-');
+
+  it('a region above 4 GiB: -m counts the RAM below 3 GiB plus what reaches the region\'s end past 4 GiB, then the tail', () => {
+    const args = qemuArgs(files, { pmem: [{ offset: 4 * GiB, size: 4608 * MiB }] });
+    expect(args[args.indexOf('-m') + 1]).toBe(`${3072 + 4608 + 256}M`);
+    expect(args[args.indexOf('-append') + 1]).toContain('memmap=4608M!4096M');
+  });
 
   it('default: TCG, 1 CPU, one 512 MiB region at 1 GiB with RAM above it, both 9p shares', () => {
     const args = qemuArgs(files, {});

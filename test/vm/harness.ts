@@ -61,10 +61,13 @@ export const GUEST_SCRATCH = '/run/vm';
  */
 const REGION_ALIGN = 128 * MiB;
 /**
- * Below 3 GiB the pc machine's RAM is one contiguous range; above, qemu
- * splits it around the PCI hole and `memmap=` would no longer be RAM.
+ * The pc machine's RAM: [0, 3 GiB) then, past the PCI hole, from 4 GiB on
+ * (qemu puts whatever is above 3 GiB of `-m` there). A region lies in one of
+ * the two: below 3 GiB, or at 4 GiB and above — never across the hole,
+ * where `memmap=` would not be RAM.
  */
 const LOW_RAM_LIMIT = 3 * GiB;
+const HIGH_RAM_START = 4 * GiB;
 /** Guest RAM after the last pmem region: the firmware keeps its tables at the top of RAM. */
 const RAM_TAIL = 256 * MiB;
 /** Guest RAM when there is no pmem region at all. */
@@ -272,7 +275,9 @@ export function checkRegions(regions: PmemRegion[]): void {
       throw new Error(`pmem region ${r.size}@${r.offset}: offset and size must be positive multiples of 128 MiB`);
     }
     if (r.offset < 512 * MiB) throw new Error(`pmem region at ${r.offset}: the guest needs at least 512 MiB of RAM below the first region`);
-    if (r.offset + r.size > LOW_RAM_LIMIT) throw new Error(`pmem region ${r.size}@${r.offset} ends above 3 GiB, beyond contiguous guest RAM`);
+    if (r.offset < HIGH_RAM_START && r.offset + r.size > LOW_RAM_LIMIT) {
+      throw new Error(`pmem region ${r.size}@${r.offset} crosses the PCI hole: keep it below 3 GiB or start it at 4 GiB or above`);
+    }
     const prev = sorted[i - 1];
     if (prev !== undefined && prev.offset + prev.size >= r.offset) {
       throw new Error(`pmem regions ${prev.size}@${prev.offset} and ${r.size}@${r.offset} touch or overlap: the kernel would merge them into one`);
@@ -311,7 +316,10 @@ export function qemuArgs(
       '-numa', 'node,nodeid=2,memdev=m2',
     );
   } else {
-    args.push('-m', `${(regions.length > 0 ? end + RAM_TAIL : RAM_PLAIN) / MiB}M`);
+    // guest RAM up to the last region's end (above the hole, RAM continues at
+    // 4 GiB with what -m has beyond 3 GiB), then the tail the firmware uses
+    const ram = regions.length === 0 ? RAM_PLAIN : end > LOW_RAM_LIMIT ? LOW_RAM_LIMIT + (end - HIGH_RAM_START) + RAM_TAIL : end + RAM_TAIL;
+    args.push('-m', `${ram / MiB}M`);
   }
   const append = [
     'console=ttyS0',
