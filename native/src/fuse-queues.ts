@@ -57,8 +57,9 @@
  * from the cache (clwb/clflushopt/clflush + fence) before the reply; with
  * `invalidateOnRead` (dax) the lines are invalidated before a READ.
  *
- * Ending: the queues end when the kernel says the mount is gone (ENODEV /
- * ENOTCONN: unmount, abort), on a fatal error, or on `stop()`. `stop()` joins
+ * Ending: the queues end when the kernel says the connection is gone (a
+ * /dev/fuse read fails with ENODEV or ECONNABORTED, a ring entry completes
+ * with ENOTCONN: unmount, umount -f, abort), on a fatal error, or on `stop()`. `stop()` joins
  * every thread before it returns; `closed` resolves once, with the reason.
  * Afterwards every fd the queues opened is closed, every mapping unmapped,
  * replies return false; the session fd stays open (JS owns it). Stopping

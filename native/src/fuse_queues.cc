@@ -468,7 +468,8 @@ class DevChannel final : public Queue {
         }
         // ENOENT: the request was interrupted before we read it
         if (err == EINTR || err == ENOENT) continue;
-        if (err == ENODEV) {  // unmounted (or the connection was aborted)
+        // unmounted; ECONNABORTED: the connection was aborted (umount -f, fusectl abort)
+        if (err == ENODEV || err == ECONNABORTED) {
           set_->RequestStop(StopKind::kUnmounted, 0, nullptr);
           break;
         }
@@ -506,7 +507,7 @@ class DevChannel final : public Queue {
     while (r < 0 && errno == EINTR);
     if (r >= 0) return 1;
     int err = errno;
-    if (err == ENOENT || err == ENODEV) return 0;
+    if (err == ENOENT || err == ENODEV || err == ECONNABORTED) return 0;
     Bump(stats_.failures);
     return -err;
   }
@@ -566,7 +567,7 @@ class DevChannel final : public Queue {
     while (w < 0 && errno == EINTR);
     if (w < 0) {
       int err = errno;
-      if (err == ENODEV) {
+      if (err == ENODEV || err == ECONNABORTED) {
         set_->RequestStop(StopKind::kUnmounted, 0, nullptr);
       } else if (err != ENOENT) {  // ENOENT: interrupted meanwhile, nobody waits
         // The kernel ends the request with EIO itself when it rejects a reply.
