@@ -570,8 +570,12 @@ class DevChannel final : public Queue {
       if (err == ENODEV || err == ECONNABORTED) {
         set_->RequestStop(StopKind::kUnmounted, 0, nullptr);
       } else if (err != ENOENT) {  // ENOENT: interrupted meanwhile, nobody waits
-        // The kernel ends the request with EIO itself when it rejects a reply.
+        // /dev/fuse ends a request whose reply it rejects with EIO itself (a
+        // second answer then gets ENOENT); a socket (tests) refuses a reply
+        // larger than its buffer (EMSGSIZE) and would leave the caller waiting.
         Bump(stats_.failures);
+        OutHeader eio{sizeof(OutHeader), -EIO, unique};
+        (void)!::write(fd_, &eio, sizeof eio);
       }
     }
   }
@@ -861,6 +865,16 @@ class UringQueue final : public Queue {
     UringEntInOut io;
     memcpy(&io, &e.hdr->ent, sizeof io);
     e.commit_id = io.commit_id;
+    if (io.commit_id == 0) {
+      // The kernel names every request by a non-zero unique; without one the
+      // entry can never be committed. Not a FUSE ring (or a broken one): give
+      // the entry up rather than answer garbage.
+      Bump(stats_.malformed);
+      e.dead = true;
+      live_entries_--;
+      set_->UringFailed(EPROTO, "ring entry without a commit id");
+      return;
+    }
     // The in header's len counts what /dev/fuse would carry: the per-opcode
     // header (op_in) plus the payload. Check the split before trusting it.
     uint64_t len = r.h.len;

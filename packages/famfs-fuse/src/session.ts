@@ -19,7 +19,19 @@ export interface DaxdevInfo {
   size: number;
 }
 
+/**
+ * Told when a file handle is given out (OPEN, before its reply is written)
+ * and when it goes (RELEASE, before its reply): the native request queues
+ * publish and withdraw the handle's run table here (native-queues.ts).
+ */
+export interface HandleObserver {
+  opened(fh: bigint, nodeid: bigint, writable: boolean): void;
+  released(fh: bigint): void;
+}
+
 export interface SessionOptions {
+  /** file handles of regular files, as they open and close */
+  handles?: HandleObserver;
   /** which numbers the famfs extension uses, if the kernel offers it */
   profile: P.FamfsProfileName;
   /** largest WRITE payload (and READ) we accept: 1 MiB with MAX_PAGES */
@@ -299,6 +311,7 @@ export class Session {
   openHandle(nodeid: bigint, dir: boolean, writable: boolean): bigint {
     const fh = this.nextFh++;
     this.handles.set(fh, { nodeid, dir, writable });
+    if (!dir) this.opts.handles?.opened(fh, nodeid, writable);
     return fh;
   }
 
@@ -313,6 +326,7 @@ export class Session {
 
   closeHandle(fh: bigint, nodeid: bigint, dir: boolean): void {
     this.handleOf(fh, nodeid, dir);
+    if (!dir) this.opts.handles?.released(fh);
     this.handles.delete(fh);
   }
 
