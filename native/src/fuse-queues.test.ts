@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { FuseQueues, type QueuedRequest, type RunTable } from './fuse-queues.js';
 import { isNativeError, setNonblock, socketpairSeqpacket } from './index.js';
 
@@ -420,6 +422,31 @@ describe('FuseQueues over a SOCK_SEQPACKET pair (the test plays the kernel)', ()
     expect(await h.q.closed).toEqual({ reason: 'stopped' });
     expect(h.q.reply(r!.token, [outHeader(16, -EIO, 1n)])).toBe(false);
     expect(h.q.info().liveThreads).toBe(0);
+  });
+
+  it('a process that exits with its queues running stops them on the way out (no crash)', () => {
+    // The addon directly (a child cannot load the TypeScript wrapper): start
+    // queues on one end of a socket pair, hand INIT to JS, then process.exit
+    // while a request is still unanswered and every thread is waiting.
+    const addon = fileURLToPath(new URL('../build/Release/famfs_native.node', import.meta.url));
+    const script = `
+      const n = require(${JSON.stringify(addon)});
+      const fs = require('fs');
+      const [k, s] = n.socketpairSeqpacket();
+      const q = new n.FuseQueues(s, 0, 16, true, 1 << 20);
+      q.start((queue, token, bytes) => {
+        console.log('request', bytes.byteLength);
+        setTimeout(() => process.exit(0), 50);
+      }, () => console.log('ended'));
+      const m = Buffer.alloc(104);
+      m.writeUInt32LE(104, 0); m.writeUInt32LE(26, 4); m.writeBigUInt64LE(1n, 8);
+      fs.writeSync(k, m);
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('request 104\n');
+    expect(r.stderr).toBe('');
   });
 
   it('leaves no thread, fd or mapping behind', async () => {
