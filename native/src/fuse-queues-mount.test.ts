@@ -268,11 +268,19 @@ const CHANNELS: Array<{ channel: TestChannel; reqs: Requirement[] }> = [
 for (const { channel, reqs } of CHANNELS) {
   describe.runIf(needsRoot(`FUSE request queues, ${channel} channel, real mount`, reqs))(`real mount, ${channel} channel`, () => {
     let uringBefore: boolean | undefined;
+    const restoreUring = (): void => {
+      if (uringBefore !== undefined) setUringParameter(uringBefore);
+    };
     beforeAll(() => {
-      if (channel === 'uring') uringBefore = setUringParameter(true);
+      if (channel === 'uring') {
+        uringBefore = setUringParameter(true);
+        // also when the run ends early (a failed hook, process.exit): the parameter is machine-wide
+        process.once('exit', restoreUring);
+      }
     });
     afterAll(() => {
-      if (uringBefore !== undefined) setUringParameter(uringBefore);
+      restoreUring();
+      process.off('exit', restoreUring);
     });
     afterEach(closeAll);
 
