@@ -222,6 +222,8 @@ const us = (x) => `${x.toFixed(1)} µs`;
 const pct = (x) => `${(x * 100).toFixed(0)}%`;
 const span = (xs, f) => (xs.length > 1 ? `${f(Math.min(...xs))} – ${f(Math.max(...xs))}` : '');
 const rx = (r) => (r < 0.1 ? `${r.toFixed(3)}×` : `${r.toFixed(2)}×`);
+/** verdicts compare unrounded ratios: show enough digits that 0.198 is not printed as the 0.20 it missed */
+const rx3 = (r) => `${r.toFixed(3)}×`;
 const LABEL = { tmpfs: 'direct tmpfs (baseline)', js: 'famfs-ts JS-only (event loop on /dev/fuse)', clone: '**native queues, cloned /dev/fuse**', uring: '**native queues, FUSE-over-io_uring**' };
 
 const summary = [];
@@ -248,8 +250,8 @@ for (const [row, title, show, higherBetter] of [
     if (mode !== 'tmpfs' && ratios.length && row in TARGETS) {
       const target = TARGETS[row];
       const m = med(ratios);
-      summary.push([LABEL[mode].replace(/\*\*/g, ''), row, rx(m), `≥ ${rx(target)}`, m >= target ? 'met' : 'NOT met', span(ratios, rx)]);
-      record({ benchmark: `FUSE queues ${mode} ${row}`, ours: main, baseline: show(med(tmpfs)), ratio: rx(m), target: `≥ ${rx(target)}`, met: m >= target ? 'yes' : 'no' });
+      summary.push([LABEL[mode].replace(/\*\*/g, ''), row, rx3(m), `≥ ${rx(target)}`, m >= target ? 'met' : 'NOT met', span(ratios, rx3)]);
+      record({ benchmark: `FUSE queues ${mode} ${row}`, ours: main, baseline: show(med(tmpfs)), ratio: rx3(m), target: `≥ ${rx(target)}`, met: m >= target ? 'yes' : 'no' });
     }
   }
   if (PASSTHROUGH_HP[row]) out.push(["libfuse passthrough_hp over io_uring (issue's figure, not this run)", PASSTHROUGH_HP[row], '', '', '', '']);
