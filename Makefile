@@ -1,7 +1,7 @@
 # famfs-ts: `make demo` sets up a fresh machine and runs the main job;
 # `make test` sets up if needed and runs every test.
 SHELL := /bin/bash
-.PHONY: all setup build native ts demo test bench clean
+.PHONY: all setup build native ts demo test lint fuzz bench clean
 
 all: build
 
@@ -20,10 +20,20 @@ build: setup
 demo: build
 	@bash scripts/demo.sh
 
-test: build
+# type-check the tests too (tsconfig.lint.json), then typescript-eslint over everything
+lint: build
+	pnpm exec tsc -p tsconfig.lint.json
+	pnpm exec eslint --max-warnings 0 .
+
+test: build lint
 	@rm -f .test-report.json
 	pnpm exec vitest run --reporter=default --reporter=json --outputFile=.test-report.json; rc=$$?; \
 	  [ -f .test-report.json ] && node scripts/test-summary.mjs .test-report.json; exit $$rc
+
+# the fuzzers at bench size: 100,000 malformed requests through Session.handle,
+# 100,000 mutations of each on-media struct
+fuzz: build
+	FAMFS_FUZZ_REQUESTS=100000 FAMFS_FUZZ_MEDIA=100000 pnpm exec vitest run packages/famfs-fuse/src/session.fuzz.test.ts packages/famfs-core/src/format/fuzz.test.ts
 
 bench: build
 	@bash bench/run.sh

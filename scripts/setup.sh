@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything famfs-ts needs on a fresh Debian machine: the system
 # tools (compiler and liburing headers for the native addon, losetup for the
-# block-device tests, fio for the read benchmarks), pnpm, the workspace
-# dependencies. Idempotent: a no-op when all is there.
+# block-device tests, fio for the read benchmarks, qemu and friends for the VM
+# tests), pnpm, the workspace dependencies. Idempotent: a no-op when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,14 +16,30 @@ command -v losetup >/dev/null || need_apt+=(util-linux)
 [ -e /usr/include/liburing.h ] || need_apt+=(liburing-dev)
 # bench/queues.mjs and bench/fuse.mjs drive the mounts with fio.
 command -v fio >/dev/null || need_apt+=(fio)
-if [ ${#need_apt[@]} -gt 0 ]; then
+# The VM tests (test/vm/): qemu boots a famfs-capable kernel under TCG with a
+# busybox initramfs packed by cpio; the guest runs the host's ndctl. Without
+# recommends: qemu's would pull in a GUI and UEFI firmware the tests never use
+# (SeaBIOS, which -kernel boots through, is a hard dependency).
+need_vm=()
+command -v qemu-system-x86_64 >/dev/null || need_vm+=(qemu-system-x86)
+# The initramfs holds busybox alone, so it must be the static build.
+dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need_vm+=(busybox-static)
+command -v ndctl >/dev/null || need_vm+=(ndctl)
+command -v cpio >/dev/null || need_vm+=(cpio)
+command -v gzip >/dev/null || need_vm+=(gzip)
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_vm[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing ${need_apt[*]}: install them (apt-get install ${need_apt[*]}) or run as root" >&2
+    echo "setup: missing ${need_apt[*]} ${need_vm[*]}: install them (apt-get install ${need_apt[*]} ${need_vm[*]}) or run as root" >&2
     exit 1
   fi
-  echo "setup: apt-get install ${need_apt[*]}"
+  echo "setup: apt-get install ${need_apt[*]} ${need_vm[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  if [ ${#need_vm[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_vm[@]}" >/dev/null
+  fi
 fi
 
 PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")

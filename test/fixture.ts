@@ -1,32 +1,48 @@
 /**
- * The upstream fixture (../shared/testdata/upstream-images/basic): where it
- * is, and a reader for upstream's per-file YAML dumps in it. Shared by the
- * package unit tests and the cross-package tests; no vitest in here.
+ * The upstream fixture (test/fixtures/upstream-basic, an image made by the
+ * upstream famfs tools; its README says how): where it is, lazy readers that
+ * fail with one clear line when a file is missing (never at import time), and
+ * a parser for upstream's per-file YAML dumps in it. Shared by the package
+ * unit tests and the cross-package tests; no vitest in here.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
-/**
- * shared/ stands beside the repository (in a checkout and in CI's clone
- * alike); FAMFS_SHARED_DIR points elsewhere; /work/shared is where this
- * workplace keeps it, for a clone made somewhere else on the same machine.
- */
-function sharedDir(): string {
-  const candidates = [
-    process.env.FAMFS_SHARED_DIR,
-    fileURLToPath(new URL('../../shared', import.meta.url)),
-    '/work/shared',
-  ].filter((d): d is string => d !== undefined && d !== '');
-  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'testdata')));
-  if (dir === undefined) {
-    throw new Error(`the shared test data is missing: none of ${candidates.join(', ')} has testdata/ (shared/ must stand beside the repository, or set FAMFS_SHARED_DIR)`);
-  }
-  return dir;
+export const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/upstream-basic', import.meta.url));
+
+/** The fixture files every fixture test relies on. */
+export const FIXTURE_FILES = ['README.md', 'devsize', 'files-yaml.tar.gz', 'fsck-v.out', 'head.bin.gz', 'mkfs.out'] as const;
+export type FixtureFile = (typeof FIXTURE_FILES)[number];
+
+/** The fixture files that are missing (none in a complete checkout). */
+export function missingFixtureFiles(): string[] {
+  return FIXTURE_FILES.filter((f) => !fs.existsSync(path.join(FIXTURE_DIR, f)));
 }
 
-export const FIXTURE_DIR = path.join(sharedDir(), 'testdata/upstream-images/basic');
+/** A fixture file's path; throws one line naming it when it is missing. */
+export function fixturePath(name: FixtureFile): string {
+  const p = path.join(FIXTURE_DIR, name);
+  if (!fs.existsSync(p)) throw new Error(`upstream fixture file missing: ${path.relative(process.cwd(), p) || p} (restore test/fixtures/upstream-basic from git)`);
+  return p;
+}
+
+export function fixtureText(name: FixtureFile): string {
+  return fs.readFileSync(fixturePath(name), 'utf8');
+}
+
+/** The first 10 MiB of the upstream fixture device (superblock region + log). */
+export function fixtureHead(): Uint8Array {
+  return new Uint8Array(gunzipSync(fs.readFileSync(fixturePath('head.bin.gz'))));
+}
+
+/** The fixture device's size in bytes. */
+export function fixtureDevsize(): number {
+  return Number(fixtureText('devsize').trim());
+}
+
 /** The fixture's master host: its superblock's ts_system_uuid. */
 export const FIXTURE_SYSTEM_UUID = '6b6515ee-fdad-4435-a362-b44c974c2d16';
 
@@ -116,7 +132,7 @@ export function parseFileYaml(text: string): YamlFile {
  * path. Each file's own `path:` must equal where the tarball put it.
  */
 export function loadFixtureYaml(dir: string): Map<string, YamlFile> {
-  const r = spawnSync('tar', ['xzf', path.join(FIXTURE_DIR, 'files-yaml.tar.gz'), '-C', dir], { encoding: 'utf8' });
+  const r = spawnSync('tar', ['xzf', fixturePath('files-yaml.tar.gz'), '-C', dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
   const out = new Map<string, YamlFile>();
   const walk = (d: string): void => {

@@ -6,20 +6,19 @@
  */
 import { afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-import { FIXTURE_DIR } from './fixture.js';
+import { fixtureDevsize, fixtureHead } from './fixture.js';
 
-export { FIXTURE_DIR, FIXTURE_SYSTEM_UUID } from './fixture.js';
+export { FIXTURE_DIR, FIXTURE_SYSTEM_UUID, fixtureHead, fixtureText } from './fixture.js';
 
 // ---------------------------------------------------------------- temp dirs
 
@@ -61,17 +60,8 @@ export function sparseImage(file: string, size: number): string {
  */
 export function noisyImage(file: string, size: number): string {
   sparseImage(file, size);
-  writeAt(file, 0, new Uint8Array(randomBytes(Math.min(size, 12 * MiB))));
+  writeAt(file, 0, new Uint8Array(seeded(`noisy image ${path.basename(file)}`).bytes(Math.min(size, 12 * MiB))));
   return file;
-}
-
-/** The first 10 MiB of the upstream fixture device (superblock region + log). */
-export function fixtureHead(): Uint8Array {
-  return new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURE_DIR, 'head.bin.gz'))));
-}
-
-export function fixtureText(name: string): string {
-  return fs.readFileSync(path.join(FIXTURE_DIR, name), 'utf8');
 }
 
 /**
@@ -79,8 +69,7 @@ export function fixtureText(name: string): string {
  * `truncate -s $(cat devsize) img && zcat head.bin.gz | dd of=img conv=notrunc`.
  */
 export function fixtureImage(file: string): string {
-  const size = Number(fixtureText('devsize').trim());
-  sparseImage(file, size);
+  sparseImage(file, fixtureDevsize());
   writeAt(file, 0, fixtureHead());
   return file;
 }
@@ -132,18 +121,9 @@ export function sha256File(file: string): string {
 
 // ---------------------------------------------------------------- PRNG
 
-/** A small seeded PRNG (mulberry32): reproducible "random" corruption. */
-export function prng(seed: number): { next(): number; int(n: number): number } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
+import { seeded } from './random.js';
+
+export { rng, seeded, type Rng } from './random.js';
 
 // ---------------------------------------------------------------- binaries
 
@@ -203,17 +183,14 @@ export interface Requirement {
 
 /**
  * Decide whether a test that needs the real machine may run. Returns true
- * when every requirement is met. Otherwise it says why on the console and
- * returns false (skip) — unless FAMFS_TEST_NO_SKIP is set (CI), where a
- * missing requirement is a failure: the test file throws while collecting.
+ * when every requirement is met. Otherwise it says why on the console, in
+ * one line, and returns false (skip) — unless FAMFS_TEST_NO_SKIP is set (CI),
+ * where a missing requirement is a failure: the test file throws while
+ * collecting.
  *
- * Use: `describe.runIf(needsRoot('loop device mkfs', [onPathReq('losetup')]))(…)`.
+ * Use: `describe.runIf(needs('VM boot', vmRequirements()))(…)`.
  */
-export function needsRoot(reason: string, more: Requirement[] = []): boolean {
-  const reqs: Requirement[] = [
-    { what: 'root (euid 0)', met: () => typeof process.geteuid === 'function' && process.geteuid() === 0 },
-    ...more,
-  ];
+export function needs(reason: string, reqs: Requirement[]): boolean {
   const missing = reqs.filter((r) => !r.met()).map((r) => r.what);
   if (missing.length === 0) return true;
   const why = `${reason}: needs ${missing.join(', ')}`;
@@ -222,6 +199,22 @@ export function needsRoot(reason: string, more: Requirement[] = []): boolean {
   }
   console.warn(`SKIPPED ${why} (set FAMFS_TEST_NO_SKIP=1 to make this a failure)`);
   return false;
+}
+
+/** The running user is root (euid 0). */
+export const rootReq: Requirement = {
+  what: 'root (euid 0)',
+  met: () => typeof process.geteuid === 'function' && process.geteuid() === 0,
+};
+
+/**
+ * `needs()` with root first among the requirements: for tests that use loop
+ * devices or really mount.
+ *
+ * Use: `describe.runIf(needsRoot('loop device mkfs', [onPathReq('losetup')]))(…)`.
+ */
+export function needsRoot(reason: string, more: Requirement[] = []): boolean {
+  return needs(reason, [rootReq, ...more]);
 }
 
 export function onPathReq(cmd: string): Requirement {

@@ -5,11 +5,11 @@
  * unmounts every mount point a test made and stops only the daemons that
  * test started (never any other famfs daemon on the machine).
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DaemonState } from '@famfs/fuse';
-import { MiB, type Requirement, type RunResult, runBin } from './helpers.js';
+import { MiB, REPO, type Requirement, type RunResult, runBin } from './helpers.js';
 
 /** The FUSE device node: without it nothing can be mounted. */
 export const devFuseReq: Requirement = { what: '/dev/fuse', met: () => fs.existsSync('/dev/fuse') };
@@ -146,4 +146,97 @@ export function vmRss(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+// ---------------------------------------------------------------- hostile-surroundings helpers
+
+/** A famfs CLI process started by spawnFamfs: its output so far, and its end. */
+export interface Running {
+  readonly child: ChildProcess;
+  /** stdout so far */
+  stdout(): string;
+  /** when it exited (killed with SIGKILL after the timeout: a hang is a failure, not a stuck suite) */
+  readonly done: Promise<RunResult & { ms: number }>;
+}
+
+/** Start bin/famfs without waiting for it; the environment as runBin's (`env` plus PATH and HOME). */
+export function spawnFamfs(args: string[], env: Record<string, string>, opts: { cwd?: string; timeoutMs?: number } = {}): Running {
+  const t0 = Date.now();
+  const child = spawn(path.join(REPO, 'bin/famfs'), args, {
+    cwd: opts.cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => void (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => void (err += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const done = new Promise<RunResult & { ms: number }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout: out, stderr: err, ms: Date.now() - t0 });
+    });
+  });
+  return { child, stdout: () => out, done };
+}
+
+/** sh() without blocking: for several scripts running at once. */
+export function shAsync(cmd: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', cmd], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => void (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => void (err += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout: out, stderr: err });
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Connections to the unix socket at `socketPath` that its server has not
+ * answered yet, from /proc/net/unix: every socket of a connection queued on
+ * a listener carries the listener's path, so the count is the lines with
+ * that path minus the listener's own.
+ */
+export function pendingConnections(socketPath: string): number {
+  const rows = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1);
+  return Math.max(0, rows.filter((l) => l.endsWith(` ${socketPath}`)).length - 1);
+}
+
+/** A scratch directory for one test, with its own run directory for the daemons it starts. */
+export interface MountScratch {
+  dir: string;
+  /** $FAMFS_RUN_DIR for this test: dir/run */
+  runDir: string;
+  /** the environment for the CLI: system UUID and run directory */
+  env: Record<string, string>;
+}
+
+/**
+ * Run `fn` in `dir` (a fresh temporary directory) with its own run
+ * directory; afterwards — also when `fn` failed — unmount every famfs mount
+ * below `dir` and stop the daemons recorded in its run directory
+ * (cleanupMounts). What had to be forced is a warning.
+ */
+export async function withMountScratch<T>(dir: string, systemUuid: string, fn: (s: MountScratch) => Promise<T>): Promise<T> {
+  const runDir = path.join(dir, 'run');
+  const env = { FAMFS_SYSTEM_UUID: systemUuid, FAMFS_RUN_DIR: runDir };
+  try {
+    return await fn({ dir, runDir, env });
+  } finally {
+    const forced = await cleanupMounts(dir, runDir, env);
+    if (forced.length > 0) console.warn(`cleanup below ${dir} had to force: ${forced.join('; ')}`);
+  }
 }

@@ -120,8 +120,8 @@ describe.runIf(needsRoot('famfs mount under a read load', [devFuseReq, onPathReq
       readers.push(child);
       let out = '';
       let err = '';
-      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
       return new Promise<{ i: number; code: number | null; out: string; err: string }>((resolve) => {
         child.on('close', (code) => resolve({ i, code, out, err }));
       });

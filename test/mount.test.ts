@@ -12,7 +12,7 @@
  * skips, or fails when FAMFS_TEST_NO_SKIP is set (CI).
  */
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,11 @@ import {
 import {
   cleanupMounts, daemonOf, devFuseReq, isMounted, pidGone, q, readMounts, sh, waitFor,
 } from './mount-helpers.js';
+
+import { seeded } from './random.js';
+
+/** every random byte of this file: seeded (test/random.ts) */
+const R = seeded('mount.test');
 
 const MASTER = '6a3b4c2d-0000-4000-8000-00000000000a';
 const CLIENT = '6a3b4c2d-0000-4000-8000-00000000000b';
@@ -109,10 +114,10 @@ function deviceSuite(kind: DeviceKind): void {
       }
 
       // the local originals, copied in offline
-      files.set('big', randomBytes(50 * MiB));
-      files.set('ilv', randomBytes(20 * MiB + 12345));
+      files.set('big', R.bytes(50 * MiB));
+      files.set('ilv', R.bytes(20 * MiB + 12345));
       files.set('hello.txt', Buffer.from('hello famfs\n'));
-      files.set('odd.bin', randomBytes(123457));
+      files.set('odd.bin', R.bytes(123457));
       files.set('dir/sub/note.txt', Buffer.from('a note in a subdirectory\n'));
       const local = path.join(dir, 'local');
       fs.mkdirSync(path.join(local, 'dir/sub'), { recursive: true });
@@ -156,6 +161,25 @@ function deviceSuite(kind: DeviceKind): void {
       expect(state.device).toBe(dev);
       expect(state.systemUuid).toBe(MASTER);
       expect(pidGone(state.pid)).toBe(false);
+    });
+
+    it('famfs status reports the mount (text and --json); famfs loglevel changes the daemon log level; flush -i on a mounted file', () => {
+      const st = ok(famfs(['status', mnt]), 'famfs status');
+      expect(st.stdout).toMatch(new RegExp(`^mount point: +${mnt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+      expect(st.stdout).toMatch(/^role: +master$/m);
+      expect(st.stdout).toMatch(/^mode: +READ\/WRITE/m);
+      const j = JSON.parse(ok(famfs(['status', '--json', path.join(mnt, 'big')]), 'famfs status --json').stdout) as Record<string, unknown>;
+      expect(j).toMatchObject({ device: dev, mountpoint: mnt, role: 'master', systemUuid: MASTER, daxFmap: false, logLevel: 'info' });
+      ok(famfs(['loglevel', mnt, 'debug']), 'famfs loglevel debug');
+      expect(JSON.parse(famfs(['status', '--json', mnt]).stdout)).toMatchObject({ logLevel: 'debug' });
+      ok(famfs(['loglevel', mnt, 'info']), 'famfs loglevel info');
+      const bad = famfs(['loglevel', mnt, 'loud']);
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+      ok(famfs(['flush', '-i', path.join(mnt, 'big')]), 'famfs flush -i');
+      const notMounted = famfs(['status', dir]);
+      expect(notMounted.status).not.toBe(0);
+      expect(notMounted.stderr).toMatch(/not in a mounted famfs/);
     });
 
     it('ls -l, stat and find show the files with their sizes, modes and owners', () => {
@@ -240,10 +264,10 @@ function deviceSuite(kind: DeviceKind): void {
       const ilv = Buffer.from(files.get('ilv')!);
       const big = Buffer.from(files.get('big')!);
       const patches: Array<{ file: string; buf: Buffer; offset: number; data: Buffer }> = [
-        { file: 'ilv', buf: ilv, offset: CHUNK - 50_000, data: randomBytes(100_000) }, // chunk 0 -> 1
-        { file: 'ilv', buf: ilv, offset: 4 * CHUNK - 4096, data: randomBytes(8192) }, // chunk 3 -> 4 (strip 3 -> strip 0)
-        { file: 'ilv', buf: ilv, offset: ilv.length - 777, data: randomBytes(777) }, // up to EOF exactly
-        { file: 'big', buf: big, offset: MiB - 10, data: randomBytes(20) },
+        { file: 'ilv', buf: ilv, offset: CHUNK - 50_000, data: R.bytes(100_000) }, // chunk 0 -> 1
+        { file: 'ilv', buf: ilv, offset: 4 * CHUNK - 4096, data: R.bytes(8192) }, // chunk 3 -> 4 (strip 3 -> strip 0)
+        { file: 'ilv', buf: ilv, offset: ilv.length - 777, data: R.bytes(777) }, // up to EOF exactly
+        { file: 'big', buf: big, offset: MiB - 10, data: R.bytes(20) },
       ];
       for (const [i, p] of patches.entries()) {
         const src = path.join(dir, `patch${i}`);

@@ -1,6 +1,6 @@
 /**
  * FuseQueues on real FUSE mounts (root, /dev/fuse): a minimal JS file system
- * (fuse-queues-testfs.ts) answers the metadata requests, the queues answer
+ * (fuse-queues.testkit.ts) answers the metadata requests, the queues answer
  * the data ones, for each channel — FUSE-over-io_uring (the test turns the
  * fuse module's enable_uring on and restores it), cloned /dev/fuse channels,
  * and the JS-only baseline (the event loop reads /dev/fuse, no queues).
@@ -15,17 +15,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { needsRoot, type Requirement } from '../../test/helpers.js';
-import { type TestChannel, type TestFile, type TestMount, TestOp, mountTestFs } from './fuse-queues-testfs.js';
+import { type TestChannel, type TestFile, type TestMount, TestOp, mountTestFs } from './fuse-queues.testkit.js';
 import { setUringParameter, umount2, uringParameter } from './index.js';
 
 const MiB = 1024 * 1024;
 const devFuse: Requirement = { what: '/dev/fuse', met: () => fs.existsSync('/dev/fuse') };
-const fio: Requirement = { what: 'fio', met: () => fs.existsSync('/usr/bin/fio') };
 const uringParam: Requirement = { what: 'the fuse module parameter enable_uring (FUSE-over-io_uring)', met: () => uringParameter() !== undefined };
-const SERVE = fileURLToPath(new URL('../scripts/test-serve.mjs', import.meta.url));
-const BUILT = fileURLToPath(new URL('../dist/fuse-queues-testfs.js', import.meta.url));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -235,13 +231,6 @@ function lines(child: ChildProcess): { all: string[]; waitFor(line: string, ms?:
   };
 }
 
-/** 4 fio jobs of 4 KiB O_DIRECT random reads on `file` for `seconds` (each job opens it once). */
-function fioLoad(file: string, seconds: number): Promise<Ran> {
-  return run('fio', ['--name=load', `--filename=${file}`, '--rw=randread', '--bs=4k', '--direct=1', '--numjobs=4',
-    '--ioengine=psync', '--time_based', `--runtime=${seconds}`, `--size=${24 * MiB}`, '--norandommap', '--invalidate=0',
-    '--allow_file_create=0'], 60_000);
-}
-
 /** Wait until the mount has served `n` more reads than when called: the load is really on. */
 async function loaded(m: TestMount, n = 200): Promise<void> {
   const reads = () => stat(m).nativeReads + m.fs.log.jsReads;
@@ -260,9 +249,9 @@ function exited(child: ChildProcess): Promise<number | null> {
 // ---------------------------------------------------------------- tests
 
 const CHANNELS: Array<{ channel: TestChannel; reqs: Requirement[] }> = [
-  { channel: 'uring', reqs: [devFuse, fio, uringParam] },
-  { channel: 'clone', reqs: [devFuse, fio] },
-  { channel: 'js-only', reqs: [devFuse, fio] },
+  { channel: 'uring', reqs: [devFuse, uringParam] },
+  { channel: 'clone', reqs: [devFuse] },
+  { channel: 'js-only', reqs: [devFuse] },
 ];
 
 for (const { channel, reqs } of CHANNELS) {
@@ -453,41 +442,3 @@ for (const { channel, reqs } of CHANNELS) {
     });
   });
 }
-
-describe.runIf(needsRoot('FUSE request queues: SIGTERM during load', [devFuse, fio]))('a serving process killed with SIGTERM under load', () => {
-  for (const channel of ['uring', 'clone'] as const) {
-    it(`ends promptly and leaves no mount (${channel})`, async () => {
-      if (channel === 'uring' && uringParameter() === undefined) return;
-      if (!fs.existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`make build\` first`);
-      const uringBefore = channel === 'uring' ? setUringParameter(true) : undefined;
-      const mountpoint = path.join(work, `sigterm-${channel}`);
-      fs.mkdirSync(mountpoint);
-      const server = spawn(process.execPath, [SERVE, channel, image, mountpoint, JSON.stringify(FILES)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const out = lines(server);
-      try {
-        await out.waitFor('mounted');
-        const a = path.join(mountpoint, 'a');
-        expect((await run('stat', ['-c', '%s', a])).stdout.trim()).toBe(String(A_SIZE));
-        const load = fioLoad(a, 20);
-        await sleep(1500);
-        const t0 = Date.now();
-        server.kill('SIGTERM');
-        expect(await exited(server)).toBe(0);
-        expect(Date.now() - t0).toBeLessThan(5000);
-        expect(out.all.at(-1)).toMatch(/^stopped /);
-        const f = await load;
-        expect(Date.now() - t0).toBeLessThan(10_000); // fio did not wait out its 20 s
-        expect(f.code).not.toBe(0); // its reads failed (ENOTCONN) once the server was gone
-        expect(fs.readFileSync('/proc/self/mounts', 'utf8')).not.toContain(mountpoint);
-      } finally {
-        if (server.exitCode === null) server.kill('SIGKILL');
-        if (uringBefore !== undefined) setUringParameter(uringBefore);
-        try {
-          umount2(mountpoint, 2);
-        } catch {
-          // not mounted
-        }
-      }
-    });
-  }
-});

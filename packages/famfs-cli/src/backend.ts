@@ -1,11 +1,24 @@
 import * as nodefs from 'node:fs';
-import * as path from 'node:path';
+import * as native from '@famfs/native';
 import {
-  type CreateOptions, Famfs, FamfsError, type FmapRecord, type MkdirOptions, normalize,
+  type CreateOptions, Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, META_DIR, META_FILES, type MkdirOptions,
+  fromSystemError, normalize,
 } from '@famfs/core';
-import { controlRequest, daemonFiles, famfsMountOf } from '@famfs/fuse';
+import { controlRequest, daemonFiles, famfsMountOf, realPath } from '@famfs/fuse';
 import { deviceOf, type GlobalOptions, systemUuidOf } from './context.js';
 import type { CliIo } from './io.js';
+
+/** A file or directory as a command sees it, on a device or through a mount. */
+export interface Entry {
+  /** path inside the file system ('' = root) */
+  rel: string;
+  kind: 'file' | 'dir';
+  size: number;
+  /** permission bits */
+  mode: number;
+  uid: number;
+  gid: number;
+}
 
 /**
  * Where a command's files live: an unmounted device opened directly
@@ -20,7 +33,10 @@ export interface Backend {
   rel(p: string): string;
   /** what the user should see for a relative path */
   display(rel: string): string;
-  lookup(rel: string): Promise<{ kind: 'file' | 'dir'; size: number } | undefined>;
+  /** The entry at `rel` (the meta files included), or undefined when there is none. */
+  lookup(rel: string): Promise<Entry | undefined>;
+  /** The entries of directory `rel` in name order; with `recursive`, depth first (each directory followed by its tree). */
+  list(rel: string, recursive: boolean): Promise<Entry[]>;
   mkdir(rel: string, opts: MkdirOptions): Promise<void>;
   createFile(rel: string, size: number, opts: CreateOptions): Promise<{ created: boolean; size: number }>;
   /**
@@ -33,8 +49,17 @@ export interface Backend {
   /** Read the whole file front to back; returning false stops. */
   readAll(rel: string, fn: (buf: Uint8Array, fileOffset: number) => boolean | void): Promise<void>;
   getmap(rel: string): Promise<{ relpath: string; size: number; fmap: FmapRecord }>;
-  flush(rel: string): Promise<void>;
+  /** Write back this host's cached lines over a file (or, with `invalidate`, drop them to see what another host wrote). */
+  flush(rel: string, invalidate?: boolean): Promise<void>;
+  /** (testing) log `dest` as a second file with `src`'s map. */
+  clone(src: string, dest: string): Promise<void>;
+  /** A whole file read twice: through a memory mapping, and with read(2) (`famfs chkread`). */
+  readTwice(rel: string): Promise<{ mapped: Uint8Array; read: Uint8Array }>;
   close(): void;
+}
+
+function entryOf(n: FsNode | FileNode): Entry {
+  return { rel: n.relpath, kind: n.kind, size: n.kind === 'file' ? n.size : 0, mode: n.mode, uid: n.uid, gid: n.gid };
 }
 
 class DeviceBackend implements Backend {
@@ -52,9 +77,17 @@ class DeviceBackend implements Backend {
     return rel;
   }
 
-  async lookup(rel: string) {
+  async lookup(rel: string): Promise<Entry | undefined> {
+    if (rel === META_DIR) return { rel, kind: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0 };
+    if (rel === META_FILES.superblock || rel === META_FILES.log) return entryOf(this.fs.fileAt(rel));
     const n = this.fs.namespace.lookup(rel);
-    return n === undefined ? undefined : { kind: n.kind, size: n.kind === 'file' ? n.size : 0 };
+    return n === undefined ? undefined : entryOf(n);
+  }
+
+  async list(rel: string, recursive: boolean): Promise<Entry[]> {
+    const n = this.fs.stat(rel);
+    if (n.kind !== 'dir') throw new FamfsError('ENOTDIR', 'ls', `${rel}: not a directory`, rel);
+    return recursive ? [...this.fs.namespace.walk(n)].map(entryOf) : this.fs.readdir(rel).map(entryOf);
   }
 
   async mkdir(rel: string, opts: MkdirOptions): Promise<void> {
@@ -75,20 +108,48 @@ class DeviceBackend implements Backend {
   }
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {
-    const file = this.fs.statFile(rel);
-    this.fs.forEachView(file, 0, file.size, (v, off) => {
-      this.fs.dev.invalidate(v);
-      return fn(v, off);
-    });
+    const file = this.fs.fileAt(rel);
+    this.fs.readEach(file, 0, file.size, fn);
   }
 
   async getmap(rel: string) {
-    const f = this.fs.statFile(rel);
+    const f = this.fs.fileAt(rel);
     return { relpath: f.relpath, size: f.size, fmap: f.fmap };
   }
 
-  async flush(rel: string): Promise<void> {
-    this.fs.flushFile(this.fs.statFile(rel));
+  async flush(rel: string, invalidate = false): Promise<void> {
+    const f = this.fs.fileAt(rel);
+    if (invalidate) this.fs.invalidateFile(f);
+    else this.fs.flushFile(f);
+  }
+
+  async clone(src: string, dest: string): Promise<void> {
+    this.fs.clone(src, dest);
+  }
+
+  /** The device mapping, and pread(2) of the device at the file's runs. */
+  async readTwice(rel: string) {
+    const file = this.fs.fileAt(rel);
+    const mapped = this.fs.read(file);
+    const read = new Uint8Array(file.size);
+    let fd: number;
+    try {
+      fd = nodefs.openSync(this.fs.dev.path, 'r');
+    } catch (e) {
+      throw fromSystemError(e, 'chkread', this.fs.dev.path);
+    }
+    try {
+      for (const r of this.fs.runs(file)) {
+        for (let got = 0; got < r.len; ) {
+          const n = nodefs.readSync(fd, read, r.fileOffset + got, r.len - got, r.offset + got);
+          if (n === 0) break;
+          got += n;
+        }
+      }
+    } finally {
+      nodefs.closeSync(fd);
+    }
+    return { mapped, read };
   }
 
   close(): void {
@@ -106,7 +167,7 @@ class MountBackend implements Backend {
   ) {}
 
   rel(p: string): string {
-    const abs = path.resolve(p);
+    const abs = realPath(p);
     if (abs !== this.where && !abs.startsWith(`${this.where}/`)) {
       throw new FamfsError('EXDEV', 'path', `${p} is not in the famfs mount at ${this.where}`, p);
     }
@@ -117,13 +178,37 @@ class MountBackend implements Backend {
     return rel === '' ? this.where : `${this.where}/${rel}`;
   }
 
-  async lookup(rel: string) {
+  async lookup(rel: string): Promise<Entry | undefined> {
+    let st: nodefs.Stats;
     try {
-      const st = nodefs.statSync(this.display(rel));
-      return { kind: st.isDirectory() ? ('dir' as const) : ('file' as const), size: st.size };
-    } catch {
-      return undefined;
+      st = nodefs.statSync(this.display(rel));
+    } catch (e) {
+      const err = fromSystemError(e, 'stat', this.display(rel));
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
     }
+    return { rel, kind: st.isDirectory() ? 'dir' : 'file', size: st.isDirectory() ? 0 : st.size, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+  }
+
+  async list(rel: string, recursive: boolean): Promise<Entry[]> {
+    const out: Entry[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let names: string[];
+      try {
+        names = nodefs.readdirSync(this.display(dir)).sort();
+      } catch (e) {
+        throw fromSystemError(e, 'ls', this.display(dir));
+      }
+      for (const name of names) {
+        const child = dir === '' ? name : `${dir}/${name}`;
+        const e = await this.lookup(child);
+        if (e === undefined) continue; // gone since the listing
+        out.push(e);
+        if (recursive && e.kind === 'dir') await walk(child);
+      }
+    };
+    await walk(rel);
+    return out;
   }
 
   async mkdir(rel: string, opts: MkdirOptions): Promise<void> {
@@ -141,22 +226,45 @@ class MountBackend implements Backend {
     return { created: r.file?.created ?? false, size: r.file?.size ?? size };
   }
 
+  /** A system error of I/O through the mount, with the file it concerned (a dead daemon: ENOTCONN). */
+  private ioError(e: unknown, op: string, p: string): FamfsError {
+    return fromSystemError(e, op, p);
+  }
+
   async writeAll(rel: string, fill: (buf: Uint8Array, off: number) => void): Promise<void> {
     const p = this.display(rel);
-    const size = nodefs.statSync(p).size;
-    // 'r+': famfs refuses O_TRUNC, and the file already has its size
-    const fd = nodefs.openSync(p, 'r+');
+    let fd: number;
+    let size: number;
+    try {
+      size = nodefs.statSync(p).size;
+      // 'r+': famfs refuses O_TRUNC, and the file already has its size
+      fd = nodefs.openSync(p, 'r+');
+    } catch (e) {
+      throw this.ioError(e, 'open', p);
+    }
     const buf = new Uint8Array(Math.min(MOUNT_IO, Math.max(size, 1)));
     try {
       for (let off = 0; off < size; ) {
         const piece = buf.subarray(0, Math.min(buf.length, size - off));
         fill(piece, off);
-        for (let done = 0; done < piece.length; ) done += nodefs.writeSync(fd, piece, done, piece.length - done, off + done);
+        try {
+          for (let done = 0; done < piece.length; ) done += nodefs.writeSync(fd, piece, done, piece.length - done, off + done);
+        } catch (e) {
+          throw this.ioError(e, 'write', p);
+        }
         off += piece.length;
       }
-      nodefs.fsyncSync(fd);
+      try {
+        nodefs.fsyncSync(fd);
+      } catch (e) {
+        throw this.ioError(e, 'fsync', p);
+      }
     } finally {
-      nodefs.closeSync(fd);
+      try {
+        nodefs.closeSync(fd);
+      } catch {
+        // the mount is gone: the error that matters was thrown above
+      }
     }
   }
 
@@ -166,11 +274,21 @@ class MountBackend implements Backend {
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {
     const p = this.display(rel);
-    const fd = nodefs.openSync(p, 'r');
+    let fd: number;
+    try {
+      fd = nodefs.openSync(p, 'r');
+    } catch (e) {
+      throw this.ioError(e, 'open', p);
+    }
     const buf = new Uint8Array(MOUNT_IO);
     try {
       for (let off = 0; ; ) {
-        const n = nodefs.readSync(fd, buf, 0, buf.length, off);
+        let n: number;
+        try {
+          n = nodefs.readSync(fd, buf, 0, buf.length, off);
+        } catch (e) {
+          throw this.ioError(e, 'read', p);
+        }
         if (n === 0) return;
         if (fn(buf.subarray(0, n), off) === false) return;
         off += n;
@@ -181,12 +299,51 @@ class MountBackend implements Backend {
   }
 
   async getmap(rel: string) {
-    const r = await controlRequest(this.socket, { getMap: { path: rel } });
-    return { relpath: r.file!.path, size: r.file!.size, fmap: JSON.parse(r.file!.fmapJson ?? 'null') as FmapRecord };
+    const f = (await controlRequest(this.socket, { getMap: { path: rel } })).file;
+    if (f?.fmap === undefined) throw new FamfsError('EPROTO', 'getmap', `getmap: the famfs daemon sent no map for ${this.display(rel)}`);
+    return { relpath: f.path, size: f.size, fmap: f.fmap };
   }
 
-  async flush(rel: string): Promise<void> {
-    await controlRequest(this.socket, { flush: { path: rel } });
+  async flush(rel: string, invalidate = false): Promise<void> {
+    await controlRequest(this.socket, { flush: { path: rel, invalidate } });
+  }
+
+  async clone(src: string, dest: string): Promise<void> {
+    await controlRequest(this.socket, { clone: { src, dest } });
+  }
+
+  /** mmap(2) of the file in the mount, and read(2) of it. */
+  async readTwice(rel: string) {
+    const p = this.display(rel);
+    let fd: number;
+    try {
+      fd = nodefs.openSync(p, 'r');
+    } catch (e) {
+      throw fromSystemError(e, 'chkread', p);
+    }
+    try {
+      const size = nodefs.fstatSync(fd).size;
+      const read = new Uint8Array(size);
+      for (let got = 0; got < size; ) {
+        const n = nodefs.readSync(fd, read, got, size - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      let mapped = new Uint8Array(0);
+      if (size > 0) {
+        const m = native.mmap(fd, 0, size, false);
+        try {
+          mapped = m.slice();
+        } finally {
+          native.munmap(m);
+        }
+      }
+      return { mapped, read };
+    } catch (e) {
+      throw fromSystemError(e, 'chkread', p);
+    } finally {
+      nodefs.closeSync(fd);
+    }
   }
 
   close(): void {}
@@ -200,14 +357,14 @@ export function openBackend(io: CliIo, g: GlobalOptions, op: string, paths: read
   if (g.device !== undefined || (io.env.FAMFS_DEVICE ?? '') !== '') {
     return new DeviceBackend(Famfs.open(deviceOf(io, g, op), { writable, systemUuid: systemUuidOf(io, g) }));
   }
+  // the mount the first path in a famfs mount lies in (commands that go on
+  // after a bad path, as creat --multi does, report the others one by one)
+  const m = paths.map((p) => famfsMountOf(p)).find((x) => x !== undefined);
   const first = paths[0];
-  const m = first === undefined ? undefined : famfsMountOf(first);
   if (m === undefined) {
     throw new FamfsError('EINVAL', op, `${op}: ${first ?? '(no path)'} is not in a mounted famfs file system (for an unmounted device: famfs -D <device> ${op} …)`, first);
   }
-  const b = new MountBackend(m.target, daemonFiles(m.target).socket);
-  for (const p of paths) b.rel(p);
-  return b;
+  return new MountBackend(m.target, daemonFiles(m.target).socket);
 }
 
 export async function withBackend<T>(io: CliIo, g: GlobalOptions, op: string, paths: readonly string[], writable: boolean, fn: (b: Backend) => Promise<T>): Promise<T> {

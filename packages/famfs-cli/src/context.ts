@@ -1,4 +1,4 @@
-import { Famfs, FamfsError, normalize, resolveSystemUuid } from '@famfs/core';
+import { Famfs, FamfsError, resolveSystemUuid } from '@famfs/core';
 import type { CliIo } from './io.js';
 
 /** Options every famfs command shares (given before the command name). */
@@ -34,9 +34,4 @@ export function withFs<T>(io: CliIo, g: GlobalOptions, op: string, writable: boo
   } finally {
     fs.close();
   }
-}
-
-/** A path inside the file system as the user typed it, relative to its root. */
-export function fsPath(p: string): string {
-  return normalize(p);
 }

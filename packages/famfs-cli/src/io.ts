@@ -6,17 +6,30 @@ export interface CliIo {
   err(text: string): void;
   /** raw bytes to stdout (cat) */
   write(bytes: Uint8Array): void;
-  /** stdout is a terminal (progress bars) */
+  /** stderr is a terminal: progress bars are drawn there */
   isTty: boolean;
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * stdout and stderr written synchronously with write(2): output is in order,
+ * and a reader that goes away (`famfs ls -lR | head`) shows up as an EPIPE
+ * thrown right here, at the write, where the CLI turns it into the silent
+ * exit a C tool killed by SIGPIPE would have — not as an 'error' event that
+ * crashes the process later with a stack trace.
+ */
 export function processIo(): CliIo {
   return {
-    out: (t) => void process.stdout.write(t),
-    err: (t) => void process.stderr.write(t),
+    out: (t) => writeAllSync(1, Buffer.from(t)),
+    err: (t) => {
+      try {
+        writeAllSync(2, Buffer.from(t));
+      } catch {
+        // stderr is gone: nothing left to tell anyone
+      }
+    },
     write: (b) => writeAllSync(1, b),
-    isTty: process.stdout.isTTY === true,
+    isTty: process.stderr.isTTY === true,
     env: process.env,
   };
 }
@@ -42,7 +55,7 @@ export function bufferIo(env: NodeJS.ProcessEnv = {}): CliIo & { stdout: string;
   return io;
 }
 
-/** write(2) all of `b`, retrying on a full pipe (EAGAIN) */
+/** write(2) all of `b`, retrying on a full non-blocking pipe (EAGAIN). */
 function writeAllSync(fd: number, b: Uint8Array): void {
   let off = 0;
   while (off < b.length) {

@@ -1,4 +1,4 @@
-import { Errno, type FamfsError, isFamfsError } from '@famfs/core';
+import { Errno, type FamfsError, fromSystemError } from '@famfs/core';
 import { Command, CommanderError } from 'commander';
 import type { CliIo } from './io.js';
 import type { GlobalOptions } from './context.js';
@@ -11,14 +11,16 @@ import { cpSpec } from './commands/cp.js';
 import { verifySpec } from './commands/verify.js';
 import { logplaySpec } from './commands/logplay.js';
 import { getmapSpec } from './commands/getmap.js';
-import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec } from './commands/simple.js';
+import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec, mkmetaSpec } from './commands/simple.js';
+import { checkSpec } from './commands/check.js';
 import { mountSpec, umountSpec } from './commands/mount.js';
 import { serveSpec } from './commands/serve.js';
+import { loglevelSpec, statusSpec } from './commands/status.js';
 
 /** Every `famfs` subcommand, in the order `famfs --help` lists them. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const COMMANDS: ReadonlyArray<CommandSpec<any>> = [
-  mountSpec, umountSpec, fsckSpec, mkdirSpec, creatSpec, cpSpec, verifySpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, flushSpec, lsSpec, catSpec, serveSpec,
+// (CommandSpec's methods are bivariant in their context type, so every spec fits)
+const COMMANDS: ReadonlyArray<CommandSpec<unknown>> = [
+  mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, checkSpec, mkdirSpec, cpSpec, creatSpec, flushSpec, verifySpec, mkmetaSpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, lsSpec, catSpec, serveSpec,
 ];
 
 /**
@@ -32,30 +34,55 @@ function configure(cmd: Command, io: CliIo): Command {
   return cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 }
 
+/** upstream `famfs`: an unrecognized command exits 3 */
+export const EXIT_UNKNOWN_COMMAND = 3;
+
 /**
- * Parse and run. An expected failure (a FamfsError) prints its one-line
- * message and becomes an exit code; anything else is a bug and keeps its stack.
+ * upstream's help spellings: `-?` anywhere is `--help`, and `famfs -h CMD`
+ * (or `-? CMD`) is `famfs CMD --help`. (fsck's own `-h` means --human and is
+ * left alone: only the global `-h` in front of a command is moved.)
  */
-async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, state: { exit: number; exitFor: (e: FamfsError) => number }): Promise<number> {
+export function helpSpellings(argv: readonly string[]): string[] {
+  const out = argv.map((a) => (a === '-?' ? '--help' : a));
+  if ((out[0] === '-h' || out[0] === '--help') && out[1] !== undefined && !out[1].startsWith('-')) return [out[1], '--help', ...out.slice(2)];
+  return out;
+}
+
+/** What a C tool killed by SIGPIPE exits with (128 + 13), as the shell reports it. */
+export const EXIT_SIGPIPE = 141;
+
+/**
+ * Parse and run. Every failure becomes a FamfsError (system errors keep their
+ * errno) and an exit code: one line on stderr, no stack trace — except for an
+ * internal error (a bug), whose stack is printed when FAMFS_DEBUG is set. A
+ * closed stdout (EPIPE: the reader of a pipe went away) ends the command
+ * silently with 141, as upstream's tools end when SIGPIPE kills them.
+ */
+async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, state: { exit: number; exitFor: (e: FamfsError) => number; command?: string }): Promise<number> {
   try {
     await cmd.parseAsync(argv, { from: 'user' });
     return state.exit;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      return 1; // usage error: commander printed it
+      // upstream: an unknown command is exit 3, every other usage error 1 (commander printed it)
+      return e.code === 'commander.unknownCommand' ? EXIT_UNKNOWN_COMMAND : 1;
     }
-    if (isFamfsError(e)) {
-      io.err(`${prog}: ${e.message}\n`);
-      return state.exitFor(e);
+    // a system error that reached here unnamed is named after the subcommand (`famfs: cp: …`)
+    const err = fromSystemError(e, state.command ?? prog);
+    if (err.code === 'EPIPE') return EXIT_SIGPIPE;
+    io.err(`${prog}: ${err.message}\n`);
+    if (err.kind === 'internal') {
+      if (io.env.FAMFS_DEBUG) io.err(`${err.cause instanceof Error ? (err.cause.stack ?? err.cause.message) : String(err.cause)}\n`);
+      else io.err(`${prog}: this is a bug; set FAMFS_DEBUG=1 to see where it happened\n`);
     }
-    throw e;
+    return err.exitStatus ?? state.exitFor(err);
   }
 }
 
 /** `famfs [-D device] [--system-uuid uuid] <command> …` */
 export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
-  const state = { exit: 0, exitFor: errnoExit };
+  const state: { exit: number; exitFor: (e: FamfsError) => number; command?: string } = { exit: 0, exitFor: errnoExit };
   const program = configure(new Command('famfs'), io)
     .description('famfs: a file system for shared memory (CXL, dax devices, emulated devices)')
     .option('-D, --device <path>', 'work on this unmounted device or image file (paths are relative to its root); default $FAMFS_DEVICE')
@@ -68,7 +95,8 @@ export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
       const args = params.slice(0, -2) as string[];
       const opts = params[params.length - 2] as Record<string, unknown>;
       state.exitFor = (e) => (spec.exitCode ?? errnoExit)(e);
-      const ctx = spec.context(args, opts);
+      state.command = cmd.name();
+      const ctx = spec.context(args, opts, params[params.length - 1] as Command);
       state.exit = await spec.run(io, program.opts<GlobalOptions>(), ctx);
     });
     program.addCommand(cmd);
@@ -78,7 +106,7 @@ export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
     io.err(program.helpInformation());
     return 1;
   }
-  return execute(program, argv, io, 'famfs', state);
+  return execute(program, helpSpellings(argv), io, 'famfs', state);
 }
 
 /** `mkfs.famfs …` */
@@ -90,5 +118,5 @@ export async function runMkfsFamfs(argv: string[], io: CliIo): Promise<number> {
     }),
     io,
   );
-  return execute(cmd, argv, io, 'mkfs.famfs', state);
+  return execute(cmd, helpSpellings(argv), io, 'mkfs.famfs', state);
 }

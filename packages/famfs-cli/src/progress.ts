@@ -20,11 +20,11 @@ export class Progress {
     const fill = Math.round(frac * width);
     const secs = Math.max((now - this.start) / 1000, 0.001);
     const mibs = done / (1024 * 1024) / secs;
-    this.io.out(`\r${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${mibs.toFixed(0)} MiB/s`);
+    this.io.err(`\r${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${mibs.toFixed(0)} MiB/s`);
   }
 
   done(): void {
     this.update(this.total);
-    this.io.out('\n');
+    this.io.err('\n');
   }
 }

@@ -81,6 +81,13 @@ export function formatReport(r: FsckReport, opts: ReportOptions): string {
   L.push(`  ${r.files} files`);
   L.push(`  ${r.directories} directories`);
   L.push('');
+  if (r.buckets !== undefined) {
+    L.push('Stripe bucket info:');
+    for (const b of r.buckets) {
+      L.push(`  bucket ${String(b.index).padStart(2)}: offset 0x${b.offset.toString(16)} size ${b.size} allocated ${b.allocatedBytes} free ${b.freeBytes}`);
+    }
+    L.push('');
+  }
   if (opts.verbose) {
     L.push('Verbose:');
     L.push(`  log_offset:        ${sb.logOffset}`);

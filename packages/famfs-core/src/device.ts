@@ -117,6 +117,85 @@ export class MemoryDevice implements Device {
   close(): void {}
 }
 
+/** One range of a RegionDevice: device bytes [offset, offset + bytes.length). */
+export interface DeviceRegion {
+  offset: number;
+  bytes: Uint8Array;
+  /** bytes mapped from shared memory: flush/invalidate act on them (a copy needs neither) */
+  shared: boolean;
+}
+
+/**
+ * A device of which only some ranges can be reached: what the mount daemon
+ * has of a dax device in famfs mode, where user space can no longer map the
+ * device and reads its superblock and log through the mount's
+ * `.meta/.superblock` and `.meta/.log` (mapped by the kernel from their
+ * fmaps) — or, before that mapping exists, a copy of them taken while the
+ * device was still mappable. File data is not reachable (the kernel maps
+ * files itself): a view outside the regions is EIO, never garbage.
+ */
+export class RegionDevice implements Device {
+  readonly kind: DeviceKind;
+  readonly prefersPwrite = false;
+
+  constructor(
+    readonly path: string,
+    /** the device's own kind and size (sysfs still tells them in famfs mode) */
+    kind: DeviceKind,
+    readonly size: number,
+    readonly writable: boolean,
+    private readonly regions: readonly DeviceRegion[],
+    /** serialize appends (flock on the mapped log file); no-ops when absent */
+    private readonly locker?: { lock(): void; unlock(): void; close(): void },
+  ) {
+    this.kind = kind;
+  }
+
+  private regionOf(offset: number, length: number): DeviceRegion {
+    for (const r of this.regions) if (offset >= r.offset && offset + length <= r.offset + r.bytes.length) return r;
+    throw new FamfsError('EIO', 'view', `${this.path}: [${offset}, ${offset + length}) is not reachable here (only the superblock and the log are, in famfs mode)`, this.path);
+  }
+
+  view(offset: number, length: number): Uint8Array {
+    checkRange(this, offset, length);
+    const r = this.regionOf(offset, length);
+    return r.bytes.subarray(offset - r.offset, offset - r.offset + length);
+  }
+
+  private isShared(v: Uint8Array): boolean {
+    return this.regions.some((r) => r.shared && r.bytes.buffer === v.buffer);
+  }
+
+  flush(view: Uint8Array): void {
+    if (this.isShared(view)) native.flushRange(view);
+  }
+
+  invalidate(view: Uint8Array): void {
+    if (this.isShared(view)) native.invalidateRange(view);
+  }
+
+  sync(): void {}
+
+  pwrite(offset: number, data: Uint8Array): void {
+    if (!this.writable) throw new FamfsError('EROFS', 'write', `${this.path}: device is open read-only`, this.path);
+    const v = this.view(offset, data.length);
+    v.set(data);
+    this.flush(v);
+  }
+
+  lock(): void {
+    this.locker?.lock();
+  }
+
+  unlock(): void {
+    this.locker?.unlock();
+  }
+
+  close(): void {
+    this.locker?.close();
+  }
+}
+
 export interface OpenDeviceOptions {
   /** open read-write (mkfs, creat, …); default read-only */
   writable?: boolean;

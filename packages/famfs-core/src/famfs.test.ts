@@ -4,7 +4,6 @@
  * up, data I/O through maps (interleaved ones included), and the order in
  * which an append makes its stores visible.
  */
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryDevice } from './device.js';
 import { FamfsError } from './errors.js';
@@ -14,6 +13,11 @@ import { fsck } from './fsck.js';
 import { mkfs } from './mkfs.js';
 import type { FileNode } from './namespace.js';
 import { thrown } from '../../../test/thrown.js';
+
+import { seeded } from '../../../test/random.js';
+
+/** every random byte of this file: seeded (test/random.ts) */
+const R = seeded('famfs.test');
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -207,10 +211,14 @@ describe('path rules', () => {
     expect(open(fs.dev as MemoryDevice).stat(p).kind).toBe('file');
   });
 
-  it('refuses the root itself', () => {
+  it('the root itself: exists for mkdir (fine with parents: mkdir -p MOUNTPOINT), never a file', () => {
     const fs = open(newDevice());
-    expect(famfsError(() => fs.mkdir('/')).code).toBe('EINVAL');
+    const used = fs.logUsage().used;
+    expect(famfsError(() => fs.mkdir('/')).code).toBe('EEXIST');
+    expect(fs.mkdir('/', { parents: true })).toBe(fs.namespace.root);
+    expect(fs.mkdir('', { parents: true })).toBe(fs.namespace.root);
     expect(famfsError(() => fs.createFile('', 1)).code).toBe('EINVAL');
+    expect(fs.logUsage().used).toBe(used);
   });
 });
 
@@ -331,22 +339,37 @@ describe('the log', () => {
 });
 
 describe('data', () => {
-  it('write past the file size is EFBIG and writes nothing', () => {
+  it('a write that starts at or past the end is EFBIG and writes nothing', () => {
     const dev = newDevice();
     const fs = open(dev);
     const f = fs.createFile('f', 4 * MiB + 100).file;
-    const x = f.fmap.type === 'simple' ? f.fmap.extents[0]! : undefined;
-    const before = dev.bytes.slice(x!.offset, x!.offset + x!.len);
+    const x = f.fmap.type === 'simple' ? f.fmap.extents[0] : undefined;
+    if (x === undefined) throw new Error('expected a simple map');
+    const before = dev.bytes.slice(x.offset, x.offset + x.len);
     const flushes = dev.flushes.length;
-    for (const [off, len] of [[f.size - 10, 11], [f.size, 1], [0, f.size + 1], [4 * MiB, 200]]) {
-      const e = famfsError(() => fs.write(f, off!, new Uint8Array(len!).fill(0xab)));
-      expect(e.code).toBe('EFBIG');
+    for (const off of [f.size, f.size + 1, x.len, 2 ** 40]) {
+      const e = famfsError(() => fs.writeAt(f, off, new Uint8Array(1).fill(0xab)));
+      expect(e.code, `offset ${off}`).toBe('EFBIG');
     }
-    expect(Buffer.compare(dev.bytes.subarray(x!.offset, x!.offset + x!.len), before)).toBe(0);
+    expect(Buffer.compare(dev.bytes.subarray(x.offset, x.offset + x.len), before)).toBe(0);
     expect(dev.flushes.length).toBe(flushes);
-    // the last byte itself is writable
-    expect(fs.write(f, f.size - 1, new Uint8Array([7]))).toBe(1);
-    expect(fs.read(f, f.size - 1)).toEqual(new Uint8Array([7]));
+    // an empty write anywhere stores nothing and is not an error
+    expect(fs.writeAt(f, f.size + 5, new Uint8Array(0))).toBe(0);
+    expect(famfsError(() => fs.writeAt(f, -1, new Uint8Array(1))).code).toBe('EINVAL');
+  });
+
+  it('a write that starts inside the file and runs past its end is short: what fits is stored, nothing past EOF', () => {
+    const dev = newDevice();
+    const fs = open(dev);
+    const f = fs.createFile('f', 4 * MiB + 100).file;
+    const x = f.fmap.type === 'simple' ? f.fmap.extents[0] : undefined;
+    if (x === undefined) throw new Error('expected a simple map');
+    for (const [off, len] of [[f.size - 10, 11], [0, f.size + 1], [4 * MiB, 200], [f.size - 1, 1]] as const) {
+      expect(fs.writeAt(f, off, new Uint8Array(len).fill(0xcd)), `write of ${len} at ${off}`).toBe(Math.min(len, f.size - off));
+    }
+    expect(fs.read(f).every((b) => b === 0xcd)).toBe(true);
+    // the allocation past EOF (the rest of the 2 MiB unit) was never written
+    expect(dev.bytes.subarray(x.offset + f.size, x.offset + x.len).every((b) => b === 0)).toBe(true);
   });
 
   it('reads are clamped at the end of file', () => {
@@ -368,8 +391,8 @@ describe('data', () => {
     expect(new Set(ie!.strips.map((s) => Math.floor(s.offset / GiB))).size).toBe(2);
 
     const off = 1 * MiB + 3;
-    const data = new Uint8Array(randomBytes(7 * MiB + 17)); // crosses the chunks at 2, 4, 6 and 8 MiB
-    expect(fs.write(f, off, data)).toBe(data.length);
+    const data = new Uint8Array(R.bytes(7 * MiB + 17)); // crosses the chunks at 2, 4, 6 and 8 MiB
+    expect(fs.writeAt(f, off, data)).toBe(data.length);
     expect(Buffer.compare(fs.read(f, off, data.length), data)).toBe(0);
     // every byte landed where the spec's formula puts it
     for (let i = 0; i < data.length; i++) {
@@ -390,8 +413,8 @@ describe('data', () => {
     const dev = newDevice();
     const fs = open(dev);
     const f = fs.createFile('f', 6 * MiB).file;
-    const data = new Uint8Array(randomBytes(f.size));
-    fs.write(f, 0, data);
+    const data = new Uint8Array(R.bytes(f.size));
+    fs.writeAt(f, 0, data);
     expect(Buffer.compare(fs.read(f), data)).toBe(0);
     expect(Buffer.compare(dev.bytes.subarray(10 * MiB, 16 * MiB), data)).toBe(0);
   });

@@ -1,10 +1,10 @@
-import { Allocator, type InterleaveParams, type RandomInt, mathRandomInt } from './alloc/allocator.js';
+import { Allocator, type InterleaveRequest, type RandomInt, interleaveParams, mathRandomInt } from './alloc/allocator.js';
 import { type Device, type OpenDeviceOptions, openDevice } from './device.js';
 import { FamfsError } from './errors.js';
-import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH } from './format/constants.js';
+import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH, SUPERBLOCK_SIZE } from './format/constants.js';
 import type { FmapRecord, LogEntryBody } from './format/log.js';
-import { type DeviceRun, fmapCapacity, forEachRun } from './fmap.js';
-import { appendLogEntry } from './log/writer.js';
+import { type DeviceRun, forEachRun } from './fmap.js';
+import { appendLogEntry, logFull } from './log/writer.js';
 import { LogReplayer, type ReplayStats, extentsOf } from './log/replay.js';
 import { type DirNode, type FileNode, type FsNode, checkRelpath, parentOf } from './namespace.js';
 import { type FsGeometry, readGeometry } from './superblock-io.js';
@@ -21,7 +21,8 @@ export interface CreateOptions {
   mode?: number;
   uid?: number;
   gid?: number;
-  interleave?: InterleaveParams;
+  /** interleave the file; unset fields take their defaults (interleaveParams) */
+  interleave?: InterleaveRequest;
 }
 
 export interface MkdirOptions {
@@ -31,6 +32,12 @@ export interface MkdirOptions {
   /** create missing parents; an existing directory is not an error */
   parents?: boolean;
 }
+
+/** The directory of the meta files every famfs mount shows at its root. */
+export const META_DIR = '.meta';
+/** The two meta files: the superblock region and the log, as files. */
+export type MetaKind = 'superblock' | 'log';
+export const META_FILES: Readonly<Record<MetaKind, string>> = { superblock: `${META_DIR}/.superblock`, log: `${META_DIR}/.log` };
 
 /** Staging buffer for pwrite-based fills (fillFile). */
 const STAGING = 8 * 1024 * 1024;
@@ -50,17 +57,19 @@ const defaultGid = (): number => process.getgid?.() ?? 0;
 export class Famfs {
   readonly sb: FsGeometry['sb'];
   readonly role: Role;
-  private readonly log: Uint8Array;
+  private log: Uint8Array;
+  private device: Device;
   private readonly replayer: LogReplayer;
   private readonly allocator: Allocator;
   /** depth of nested locked sections (the lock is taken at depth 0 → 1) */
   private lockDepth = 0;
 
   private constructor(
-    readonly dev: Device,
+    dev: Device,
     readonly systemUuid: string,
     random: RandomInt,
   ) {
+    this.device = dev;
     const geo = readGeometry(dev);
     this.sb = geo.sb;
     this.log = geo.log;
@@ -81,13 +90,66 @@ export class Famfs {
     }
   }
 
+  /**
+   * Open a device for serving it (mount, serve): read-write on the master,
+   * read-only on a client — which host this is decides, read from the
+   * superblock first.
+   */
+  static openByRole(path: string, opts: Omit<FamfsOpenOptions, 'writable'>): Famfs {
+    const probe = Famfs.open(path, { ...opts, writable: false });
+    if (probe.role !== 'master') return probe;
+    probe.close();
+    return Famfs.open(path, { ...opts, writable: true });
+  }
+
   /** Use an already open device (tests use a MemoryDevice). */
   static fromDevice(dev: Device, opts: Omit<FamfsOpenOptions, keyof OpenDeviceOptions>): Famfs {
     return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt);
   }
 
+  /** The device the file system is read and written through (moveTo may replace it). */
+  get dev(): Device {
+    return this.device;
+  }
+
   close(): void {
-    this.dev.close();
+    this.device.close();
+  }
+
+  /**
+   * Carry on over another view of the same file system: in famfs mode the
+   * daemon replays from a copy of the superblock and log, then moves to the
+   * live log mapped through its own mount. `dev` must hold the same file
+   * system (same UUID) and a log no shorter than what was replayed; the old
+   * device is closed. Refreshes afterwards.
+   */
+  moveTo(dev: Device): void {
+    const geo = readGeometry(dev);
+    if (geo.sb.uuid !== this.sb.uuid) {
+      throw new FamfsError('EINVAL', 'remap', `${dev.path}: holds file system ${geo.sb.uuid}, not ${this.sb.uuid}`, dev.path);
+    }
+    if (geo.header.nextIndex < this.replayer.cursor) {
+      throw new FamfsError('EIO', 'remap', `${dev.path}: its log has ${geo.header.nextIndex} entries, fewer than the ${this.replayer.cursor} already replayed`, dev.path);
+    }
+    const old = this.device;
+    this.device = dev;
+    this.log = geo.log;
+    this.replayer.moveLog(geo.log);
+    old.close();
+    this.refresh();
+  }
+
+  /**
+   * Has the log gained entries since the last replay? One read of the log
+   * header's next_index (its cache lines invalidated first): the cheap check
+   * a client makes on every lookup, before deciding to replay.
+   */
+  logChanged(): boolean {
+    const head = this.log.subarray(0, LH.SIZE);
+    this.device.invalidate(head);
+    const dv = new DataView(head.buffer, head.byteOffset, LH.SIZE);
+    const next = dv.getUint32(LH.NEXT_INDEX, true) + dv.getUint32(LH.NEXT_INDEX + 4, true) * 0x1_0000_0000;
+    return next !== this.replayer.cursor;
   }
 
   get namespace() {
@@ -132,6 +194,29 @@ export class Famfs {
     const n = this.stat(relpath);
     if (n.kind !== 'file') throw new FamfsError('EISDIR', 'open', `${n.relpath}: is a directory`, n.relpath);
     return n;
+  }
+
+  /**
+   * A meta file as a FileNode mapped onto its region of the device: what a
+   * mount shows as `.meta/.superblock` (the 2 MiB superblock region, 0444)
+   * and `.meta/.log` (the log, 0644 on the master, 0444 on a client), as
+   * upstream's mkmeta makes them. Not in the log: index -1.
+   */
+  metaFile(kind: MetaKind): FileNode {
+    const [offset, len] = kind === 'superblock' ? [0, SUPERBLOCK_SIZE] : [this.sb.logOffset, this.sb.logLen];
+    return {
+      kind: 'file', relpath: META_FILES[kind], size: len, flags: 0, uid: 0, gid: 0, index: -1,
+      mode: kind === 'log' && this.role === 'master' ? 0o644 : 0o444,
+      fmap: { type: 'simple', extents: [{ devIndex: 0, offset, len }] },
+    };
+  }
+
+  /** The file at a path — a logged file or one of the meta files. */
+  fileAt(relpath: string): FileNode {
+    const p = normalize(relpath);
+    if (p === META_FILES.superblock) return this.metaFile('superblock');
+    if (p === META_FILES.log) return this.metaFile('log');
+    return this.statFile(p);
   }
 
   readdir(relpath: string): FsNode[] {
@@ -187,6 +272,11 @@ export class Famfs {
   /** Create a directory (logged). With `parents`, missing ancestors too, and an existing directory is fine. */
   mkdir(relpath: string, opts: MkdirOptions = {}): DirNode {
     const p = normalize(relpath);
+    // the root exists: `mkdir -p MOUNTPOINT` is fine, as it is for every mkdir -p
+    if (p === '') {
+      if (opts.parents) return this.namespace.root;
+      throw new FamfsError('EEXIST', 'mkdir', 'mkdir: the root directory exists', p);
+    }
     checkRelpath(p, 'mkdir');
     return this.locked('mkdir', () => {
       const existing = this.namespace.lookup(p);
@@ -232,7 +322,10 @@ export class Famfs {
       const parent = this.namespace.lookup(parentOf(p));
       if (parent === undefined) throw new FamfsError('ENOENT', 'creat', `creat: ${p}: parent directory ${parentOf(p) || '/'} does not exist`, p);
       if (parent.kind !== 'dir') throw new FamfsError('ENOTDIR', 'creat', `creat: ${p}: ${parentOf(p)} is not a directory`, p);
-      const fmap = this.allocator.allocate(size, opts.interleave);
+      // a full log is the reason, whatever the allocator would say about space
+      const log = this.logUsage();
+      if (log.used >= log.capacity) throw logFull(this.dev.path, log.capacity);
+      const fmap = this.allocator.allocate(size, interleaveParams(opts.interleave));
       this.commit(
         {
           type: 'file',
@@ -284,14 +377,12 @@ export class Famfs {
   /**
    * Call `fn` with zero-copy device views covering file bytes
    * [offset, offset+length) (clamped to the file size), in file order, each
-   * at most 64 MiB. Returning false stops.
+   * at most 64 MiB. Returning false stops. No cache maintenance: the callers
+   * below decide between invalidate (read) and flush (write).
    */
-  forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
+  private forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
     const n = clampLen(file, offset, length);
     if (n === 0) return;
-    if (file.fmap.type === 'simple' && fmapCapacity(file.fmap) < file.size) {
-      throw new FamfsError('EIO', 'read', `${file.relpath}: map is shorter than the file`, file.relpath);
-    }
     let stop = false;
     forEachRun(file.fmap, offset, n, (r) => {
       for (let done = 0; done < r.len && !stop; ) {
@@ -303,11 +394,30 @@ export class Famfs {
     });
   }
 
+  /**
+   * The read path: call `fn` with zero-copy views of file bytes
+   * [offset, offset+length) — clamped to the file size, so nothing at or past
+   * EOF — in file order, each invalidated first so that it shows what another
+   * host wrote. Returning false stops.
+   */
+  readEach(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
+    this.forEachView(file, offset, length, (v, off) => {
+      this.dev.invalidate(v);
+      return fn(v, off);
+    });
+  }
+
+  /** The read path as an array of views (a FUSE READ reply is written straight from them). */
+  readViews(file: FileNode, offset: number, length: number): Uint8Array[] {
+    const views: Uint8Array[] = [];
+    this.readEach(file, offset, length, (v) => void views.push(v));
+    return views;
+  }
+
   /** Copy file bytes [offset, offset+dst.length) into `dst`; returns the bytes read (short at EOF). */
   readInto(file: FileNode, offset: number, dst: Uint8Array): number {
     let got = 0;
-    this.forEachView(file, offset, dst.length, (v) => {
-      this.dev.invalidate(v);
+    this.readEach(file, offset, dst.length, (v) => {
       dst.set(v, got);
       got += v.length;
     });
@@ -321,17 +431,24 @@ export class Famfs {
   }
 
   /**
-   * Write `src` at file `offset` and flush it to the device. A famfs file
-   * never grows: bytes past the file size are refused (EFBIG), nothing written.
+   * The write path: store `data` at file `offset` and write the cache lines
+   * back to the device. A famfs file never grows, and the rule is POSIX's for
+   * a file-size limit: a write that starts inside the file stores what fits
+   * and returns that count (short); one that starts at or past the end fails
+   * with EFBIG and stores nothing. An empty write stores nothing and returns 0.
    */
-  write(file: FileNode, offset: number, src: Uint8Array): number {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + src.length > file.size) {
-      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write of ${src.length} bytes at ${offset} goes past the file size ${file.size}`, file.relpath);
+  writeAt(file: FileNode, offset: number, data: Uint8Array): number {
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new FamfsError('EINVAL', 'write', `${file.relpath}: invalid write offset ${offset}`, file.relpath);
+    }
+    if (data.length === 0) return 0;
+    if (offset >= file.size) {
+      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write at ${offset} is at or past the file size ${file.size} (famfs files never grow)`, file.relpath);
     }
     if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
     let put = 0;
-    this.forEachView(file, offset, src.length, (v) => {
-      v.set(src.subarray(put, put + v.length));
+    this.forEachView(file, offset, data.length, (v) => {
+      v.set(data.subarray(put, put + v.length));
       this.dev.flush(v);
       put += v.length;
     });
@@ -395,6 +512,7 @@ export class Famfs {
     this.forEachView(file, 0, file.size, (v) => this.dev.flush(v));
   }
 
+  /** Drop this host's cached lines over a whole file (before reading what another host wrote). */
   invalidateFile(file: FileNode): void {
     this.forEachView(file, 0, file.size, (v) => this.dev.invalidate(v));
   }

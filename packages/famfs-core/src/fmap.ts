@@ -1,5 +1,5 @@
 import { FamfsError } from './errors.js';
-import type { FmapRecord } from './format/log.js';
+import type { FmapRecord, InterleavedExtent } from './format/log.js';
 
 /**
  * The one place that knows how a file offset maps to device memory. Every
@@ -17,10 +17,33 @@ export interface DeviceRun {
   fileOffset: number;
 }
 
+/**
+ * File bytes one interleaved extent can hold: its strips are equally long
+ * (replay checks that), and each holds every nstrips-th chunk.
+ */
+export function interleavedCapacity(ie: InterleavedExtent): number {
+  return ie.nstrips * (ie.strips[0]?.len ?? 0);
+}
+
 /** Bytes of the file's address space the map covers (>= the file size). */
 export function fmapCapacity(fmap: FmapRecord): number {
   if (fmap.type === 'simple') return fmap.extents.reduce((n, x) => n + x.len, 0);
-  return fmap.extents.reduce((n, ie) => n + ie.nstrips * (ie.strips[0]?.len ?? 0), 0);
+  return fmap.extents.reduce((n, ie) => n + interleavedCapacity(ie), 0);
+}
+
+/**
+ * How many bytes of a `fileSize`-byte file each extent of the map holds, in
+ * order (the last ones may hold fewer than their capacity, or none): what
+ * GET_FMAP reports per interleaved extent as `ie_nbytes`.
+ */
+export function fileBytesPerExtent(fmap: FmapRecord, fileSize: number): number[] {
+  const caps = fmap.type === 'simple' ? fmap.extents.map((x) => x.len) : fmap.extents.map(interleavedCapacity);
+  let base = 0;
+  return caps.map((cap) => {
+    const n = Math.max(0, Math.min(cap, fileSize - base));
+    base += cap;
+    return n;
+  });
 }
 
 /**
@@ -57,7 +80,7 @@ export function forEachRun(fmap: FmapRecord, offset: number, length: number, fn:
   for (const ie of fmap.extents) {
     const C = ie.chunkSize;
     const N = ie.nstrips;
-    const ieLen = N * (ie.strips[0]?.len ?? 0);
+    const ieLen = interleavedCapacity(ie);
     while (pos < end && pos < base + ieLen) {
       const x = pos - base;
       const chunk = Math.floor(x / C);

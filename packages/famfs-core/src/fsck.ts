@@ -2,9 +2,10 @@ import type { Device } from './device.js';
 import {
   LogEntryLayout as LE, LogHeaderLayout as LH,
 } from './format/constants.js';
-import type { LogHeader } from './format/log.js';
+import { type LogHeader, logCountersProblem } from './format/log.js';
 import type { Superblock } from './format/superblock.js';
 import { LogReplayer, type ReplayProblem } from './log/replay.js';
+import { repairLogCounters } from './log/writer.js';
 import { readGeometry } from './superblock-io.js';
 
 export type Role = 'master' | 'client';
@@ -43,8 +44,29 @@ export interface FsckReport {
   files: number;
   directories: number;
   badEntries: ReplayProblem[];
+  /** with `buckets`: how full each bucket of a strided allocation would be */
+  buckets?: Array<{ index: number; offset: number; size: number; allocatedBytes: number; freeBytes: number }>;
+  /** the log header counters would stop the next append (fixable: `fsck --repair`) */
+  logCounters?: string;
   /** all errors: fsck is clean when this is empty */
   errors: string[];
+}
+
+/**
+ * `fsck --repair`: fix what can be fixed without losing an entry — today the
+ * log header's next_seqnum when it disagrees with next_index. Takes the
+ * device lock (the device must be open read-write, unmounted). Returns a
+ * line per repair (none: nothing to fix).
+ */
+export function fsckRepair(dev: Device): string[] {
+  const geo = readGeometry(dev);
+  dev.lock();
+  try {
+    const r = repairLogCounters(dev, geo.log);
+    return r === undefined ? [] : [r];
+  } finally {
+    dev.unlock();
+  }
 }
 
 /**
@@ -52,7 +74,12 @@ export interface FsckReport {
  * FamfsError: there is nothing to scan), every log entry, the allocation
  * bitmap rebuilt from scratch. Never writes.
  */
-export function fsck(dev: Device, systemUuid: string): FsckReport {
+export interface FsckOptions {
+  /** report how full each of this many buckets is (upstream's `fsck -B N`) */
+  buckets?: number;
+}
+
+export function fsck(dev: Device, systemUuid: string, opts: FsckOptions = {}): FsckReport {
   const geo = readGeometry(dev);
   const { sb, header } = geo;
   const rp = new LogReplayer(sb, Math.min(dev.size, sb.daxdev.size));
@@ -64,7 +91,19 @@ export function fsck(dev: Device, systemUuid: string): FsckReport {
   }
   for (const p of rp.problems) errors.push(p.message);
   if (bm.collisionUnits > 0) errors.push(`${bm.collisionUnits} allocation collisions (units claimed by more than one file)`);
+  // what the log writer would refuse: reads are fine, appends are not
+  const counters = logCountersProblem(geo.log, 0);
+  if (counters !== undefined) errors.push(counters);
   const sumFileSizes = rp.sumFileSizes;
+  let buckets: FsckReport['buckets'];
+  if (opts.buckets !== undefined && opts.buckets > 0) {
+    // the allocator's split: floor(units / nbuckets) units each, the remainder unused
+    const per = Math.floor(bm.nunits / opts.buckets);
+    buckets = Array.from({ length: opts.buckets }, (_, i) => {
+      const used = bm.allocatedUnitsIn(i * per, (i + 1) * per);
+      return { index: i, offset: i * per * bm.allocUnit, size: per * bm.allocUnit, allocatedBytes: used * bm.allocUnit, freeBytes: (per - used) * bm.allocUnit };
+    });
+  }
   return {
     devicePath: dev.path,
     deviceSize: dev.size,
@@ -91,6 +130,8 @@ export function fsck(dev: Device, systemUuid: string): FsckReport {
     files: rp.fileEntries,
     directories: rp.dirEntries,
     badEntries: rp.problems,
+    ...(counters === undefined ? {} : { logCounters: counters }),
+    ...(buckets === undefined ? {} : { buckets }),
     errors,
   };
 }

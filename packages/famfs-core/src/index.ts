@@ -13,3 +13,4 @@ export * from './fmap.js';
 export * from './log/writer.js';
 export * from './famfs.js';
 export * from './random-fill.js';
+export * from './shadow.js';

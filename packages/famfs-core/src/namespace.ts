@@ -35,18 +35,25 @@ export interface FileNode {
 
 export type FsNode = DirNode | FileNode;
 
+/** Why a path cannot be a famfs path: the errno it earns and a message. */
+export interface RelpathProblem {
+  code: 'EINVAL' | 'ENAMETOOLONG';
+  message: string;
+}
+
 /**
  * Check a path relative to the file-system root: not empty, not absolute, no
  * empty, '.' or '..' components, at most 79 bytes (the log's relpath field is
- * 80 bytes with its NUL). Returns an error message, or undefined if valid.
+ * 80 bytes with its NUL). Returns the problem, or undefined if valid.
  *
  * One pass over the characters (no encoder, no split): replay runs this for
  * every entry of the log.
  */
-export function relpathProblem(relpath: string): string | undefined {
+export function relpathProblem(relpath: string): RelpathProblem | undefined {
   const n = relpath.length;
-  if (n === 0) return 'empty path';
-  if (relpath.charCodeAt(0) === 0x2f) return `absolute path '${relpath}'`;
+  const invalid = (message: string): RelpathProblem => ({ code: 'EINVAL', message });
+  if (n === 0) return invalid('empty path');
+  if (relpath.charCodeAt(0) === 0x2f) return invalid(`absolute path '${relpath}'`);
   let bytes = 0;
   let nul = false;
   let bad: string | undefined;
@@ -69,16 +76,14 @@ export function relpathProblem(relpath: string): string | undefined {
     // UTF-8 length: a surrogate pair is 4 bytes (2 here per half)
     bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
   }
-  if (nul) return 'path contains NUL';
-  if (bytes > MAX_RELPATH_LEN) return `path '${relpath}' is ${bytes} bytes long (max ${MAX_RELPATH_LEN})`;
-  return bad;
+  if (nul) return invalid('path contains NUL');
+  if (bytes > MAX_RELPATH_LEN) return { code: 'ENAMETOOLONG', message: `path '${relpath}' is ${bytes} bytes long (max ${MAX_RELPATH_LEN})` };
+  return bad === undefined ? undefined : invalid(bad);
 }
 
 export function checkRelpath(relpath: string, op: string): void {
   const p = relpathProblem(relpath);
-  if (p !== undefined) {
-    throw new FamfsError(p.includes('bytes long') ? 'ENAMETOOLONG' : 'EINVAL', op, `${op}: ${p}`, relpath);
-  }
+  if (p !== undefined) throw new FamfsError(p.code, op, `${op}: ${p.message}`, relpath);
 }
 
 export function parentOf(relpath: string): string {

@@ -241,38 +241,3 @@ describe('verifyStream', () => {
     expect(() => verifyStream(42, [data.subarray(0, 3), data.subarray(3, 4)])).toThrow(RangeError);
   });
 });
-
-describe('throughput (informational, not asserted)', () => {
-  it('measures fill and verify speed', () => {
-    const size = 64 * MiB;
-    const buf = new Uint8Array(size);
-    new RandomStream(1).fill(buf.subarray(0, MiB)); // warm up
-    let best = Infinity;
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      new RandomStream(1 + i).fill(buf);
-      best = Math.min(best, performance.now() - t0);
-    }
-    const fillMBs = size / MiB / (best / 1000);
-
-    const un = new Uint8Array(size + 1).subarray(1);
-    let bestUn = Infinity;
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      new RandomStream(1).fill(un);
-      bestUn = Math.min(bestUn, performance.now() - t0);
-    }
-    const unMBs = size / MiB / (bestUn / 1000);
-
-    new RandomStream(7).fill(buf);
-    let bestV = Infinity;
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      expect(verifyStream(7, [buf])).toBe(-1);
-      bestV = Math.min(bestV, performance.now() - t0);
-    }
-    const verMBs = size / MiB / (bestV / 1000);
-    console.log(`random-fill: fill ${fillMBs.toFixed(0)} MiB/s aligned, ` +
-      `${unMBs.toFixed(0)} MiB/s unaligned; verify ${verMBs.toFixed(0)} MiB/s`);
-  });
-});

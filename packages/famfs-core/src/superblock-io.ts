@@ -1,4 +1,4 @@
-import { FamfsError } from './errors.js';
+import { formatError } from './errors.js';
 import {
   LogHeaderLayout as LH, SuperblockLayout as SB,
 } from './format/constants.js';
@@ -23,7 +23,7 @@ export interface FsGeometry {
  */
 export function readGeometry(dev: Device): FsGeometry {
   if (dev.size < SB.SIZE) {
-    throw new FamfsError('EINVAL', 'superblock', `${dev.path}: too small to hold a famfs superblock (${dev.size} bytes)`, dev.path);
+    throw formatError('EINVAL', 'superblock', `${dev.path}: too small to hold a famfs superblock (${dev.size} bytes)`, dev.path);
   }
   const sbView = dev.view(0, SB.SIZE);
   dev.invalidate(sbView);
@@ -31,12 +31,12 @@ export function readGeometry(dev: Device): FsGeometry {
   if (!st.ok) {
     const code = st.reason === 'no-magic' ? 'EINVAL' : 'EUCLEAN';
     const what = st.reason === 'no-magic' ? 'no famfs file system found' : 'invalid famfs superblock';
-    throw new FamfsError(code, 'superblock', `${dev.path}: ${what}: ${st.message}`, dev.path);
+    throw formatError(code, 'superblock', `${dev.path}: ${what}: ${st.message}`, dev.path);
   }
   const sb = st.sb;
   const log = dev.view(sb.logOffset, sb.logLen);
   dev.invalidate(log.subarray(0, LH.SIZE));
   const lh = checkLogHeader(log, 0, sb.logLen);
-  if (!lh.ok) throw new FamfsError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${lh.message}`, dev.path);
+  if (!lh.ok) throw formatError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${lh.message}`, dev.path);
   return { sb, header: lh.header, log, capacity: lh.header.lastIndex + 1 };
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Errno, type ErrnoName, FamfsError } from '@famfs/core';
+import { Errno, FamfsError, type FmapRecord, type SimpleExtent, errnoNameOf, fromSystemError } from '@famfs/core';
 import protobuf from 'protobufjs';
 
 /**
@@ -47,9 +47,11 @@ export interface FileInfo {
   path: string;
   size: number;
   created: boolean;
-  fmapJson?: string;
+  /** the file's map (getMap only) */
+  fmap?: FmapRecord;
 }
 
+/** Unset optional fields take the daemon's defaults (see famfs-control.proto). */
 export interface CreateFileRequest {
   path: string;
   size: number;
@@ -69,14 +71,20 @@ export interface MkdirRequest {
   parents?: boolean;
 }
 
+export interface FlushRequest {
+  path: string;
+  invalidate?: boolean;
+}
+
 export type ControlRequest =
   | { status: Record<string, never> }
   | { refresh: Record<string, never> }
   | { createFile: CreateFileRequest }
   | { mkdir: MkdirRequest }
-  | { flush: { path: string; invalidate?: boolean } }
+  | { flush: FlushRequest }
   | { setLogLevel: { level: string } }
-  | { getMap: { path: string } };
+  | { getMap: { path: string } }
+  | { clone: { src: string; dest: string } };
 
 export interface ControlResponse {
   errno: number;
@@ -92,9 +100,43 @@ export interface ControlHandlers {
   refresh(): RefreshInfo;
   createFile(r: CreateFileRequest): FileInfo;
   mkdir(r: MkdirRequest): void;
-  flush(r: { path: string; invalidate?: boolean }): void;
+  flush(r: FlushRequest): void;
   setLogLevel(level: string): void;
   getMap(path: string): FileInfo;
+  clone(r: { src: string; dest: string }): FileInfo;
+}
+
+// ------------------------------------------------------------ fmap messages
+
+interface ExtentMsg {
+  devindex: number;
+  offset: number;
+  len: number;
+}
+
+/** The Fmap message as protobufjs's plain objects give it (oneof `map` names the member set). */
+interface FmapMsg {
+  map?: 'simple' | 'interleaved';
+  simple?: { extents?: ExtentMsg[] } | null;
+  interleaved?: { extents?: Array<{ nstrips: number; chunkSize: number; strips?: ExtentMsg[] }> } | null;
+}
+
+const toExtentMsg = (x: SimpleExtent): ExtentMsg => ({ devindex: x.devIndex, offset: x.offset, len: x.len });
+const fromExtentMsg = (x: ExtentMsg): SimpleExtent => ({ devIndex: x.devindex, offset: x.offset, len: x.len });
+
+function fmapToMsg(m: FmapRecord): FmapMsg {
+  return m.type === 'simple'
+    ? { simple: { extents: m.extents.map(toExtentMsg) } }
+    : { interleaved: { extents: m.extents.map((ie) => ({ nstrips: ie.nstrips, chunkSize: ie.chunkSize, strips: ie.strips.map(toExtentMsg) })) } };
+}
+
+function fmapFromMsg(m: FmapMsg | null | undefined): FmapRecord | undefined {
+  if (!m || m.map === undefined) return undefined;
+  if (m.map === 'simple') return { type: 'simple', extents: (m.simple?.extents ?? []).map(fromExtentMsg) };
+  return {
+    type: 'interleave',
+    extents: (m.interleaved?.extents ?? []).map((ie) => ({ nstrips: ie.nstrips, chunkSize: ie.chunkSize, strips: (ie.strips ?? []).map(fromExtentMsg) })),
+  };
 }
 
 interface Schema {
@@ -116,7 +158,8 @@ const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, defaults: true, 
 const MAX_REQUEST = 64 * 1024;
 
 function respond(s: Schema, r: ControlResponse): Uint8Array {
-  return s.Response.encodeDelimited(s.Response.fromObject(r)).finish();
+  const wire = r.file?.fmap === undefined ? r : { ...r, file: { ...r.file, fmap: fmapToMsg(r.file.fmap) } };
+  return s.Response.encodeDelimited(s.Response.fromObject(wire)).finish();
 }
 
 function handle(h: ControlHandlers, req: Record<string, unknown>): ControlResponse {
@@ -132,25 +175,44 @@ function handle(h: ControlHandlers, req: Record<string, unknown>): ControlRespon
       h.mkdir(req.mkdir as MkdirRequest);
       return ok;
     case 'flush':
-      h.flush(req.flush as { path: string; invalidate?: boolean });
+      h.flush(req.flush as FlushRequest);
       return ok;
     case 'setLogLevel':
       h.setLogLevel((req.setLogLevel as { level: string }).level);
       return ok;
     case 'getMap':
       return { ...ok, file: h.getMap((req.getMap as { path: string }).path) };
+    case 'clone':
+      return { ...ok, file: h.clone(req.clone as { src: string; dest: string }) };
     default:
       throw new FamfsError('EINVAL', 'control', 'control: empty or unknown request');
   }
 }
 
 /**
- * Listen on `path` (replacing a stale socket), readable and writable by root
- * only. Each connection carries one request and gets one response.
+ * Remove a stale socket at `path` (a daemon killed with SIGKILL leaves one);
+ * anything else there — a symlink, a file — is refused, never removed or
+ * followed.
+ */
+function removeStaleSocket(path: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw fromSystemError(e, 'control', path);
+  }
+  if (!st.isSocket()) throw new FamfsError('EEXIST', 'control', `control: refusing ${path}: it is not a socket (${st.isSymbolicLink() ? 'a symbolic link' : 'something else'}); remove it`, path);
+  fs.rmSync(path, { force: true });
+}
+
+/**
+ * Listen on `path` (replacing a stale socket), readable and writable by its
+ * owner (root) only. Each connection carries one request and gets one response.
  */
 export function startControlServer(path: string, handlers: ControlHandlers, onError: (e: unknown) => void = () => {}): Promise<net.Server> {
   const s = loadSchema();
-  fs.rmSync(path, { force: true });
+  removeStaleSocket(path);
   const server = net.createServer((sock) => {
     let buf = Buffer.alloc(0);
     sock.on('error', () => sock.destroy());
@@ -179,18 +241,39 @@ export function startControlServer(path: string, handlers: ControlHandlers, onEr
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    // umask for the bind so the socket is never world-accessible, even briefly
+    // The umask makes bind(2) create the socket 0600: it is never accessible
+    // to others, even briefly, and needs no chmod afterwards (chmod follows
+    // symlinks; bind never does — it fails if anything is at the path). The
+    // bind happens synchronously inside listen(), so the umask is restored
+    // right after it.
     const old = process.umask(0o177);
     server.listen(path, () => {
-      process.umask(old);
-      fs.chmodSync(path, 0o600);
       server.off('error', reject);
       resolve(server);
     });
+    process.umask(old);
   });
 }
 
-/** Send one request to a daemon's control socket. A daemon-side failure is thrown as a FamfsError. */
+/** How a connection to a daemon fails, in words (the code stays in the message for searching). */
+const CONNECT_FAILURES: Partial<Record<string, string>> = {
+  ENOENT: 'ENOENT: its control socket is missing',
+  ECONNREFUSED: 'ECONNREFUSED: nothing listens on its control socket',
+  EPIPE: 'EPIPE: it closed the connection without an answer',
+  ECONNRESET: 'ECONNRESET: it closed the connection without an answer',
+};
+
+/** The daemon is gone or mute: one line that says so, of kind 'daemon'. */
+function daemonGone(path: string, what: string): FamfsError {
+  return new FamfsError('ENOTCONN', 'control', `the famfs daemon is not answering (${what}; socket ${path}): is the file system still mounted?`, { path, kind: 'daemon' });
+}
+
+/**
+ * Send one request to a daemon's control socket. A daemon-side failure is
+ * thrown as the FamfsError it was (its errno); a daemon that cannot be
+ * reached, hangs up without answering (it died) or does not answer in time is
+ * ENOTCONN of kind 'daemon'.
+ */
 export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30_000): Promise<ControlResponse> {
   const s = loadSchema();
   return new Promise((resolve, reject) => {
@@ -198,7 +281,7 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new FamfsError('EIO', 'control', `control: no answer from the famfs daemon (${path})`));
+      reject(daemonGone(path, `no answer in ${timeoutMs / 1000} s`));
     }, timeoutMs);
     sock.on('connect', () => sock.write(s.Request.encodeDelimited(s.Request.fromObject(req)).finish()));
     sock.on('data', (c) => {
@@ -206,19 +289,23 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 30
     });
     sock.on('error', (e) => {
       clearTimeout(timer);
-      reject(new FamfsError('ENOTCONN', 'control', `control: cannot reach the famfs daemon at ${path}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+      const code = (e as NodeJS.ErrnoException).code;
+      reject(daemonGone(path, code === undefined ? e.message : (CONNECT_FAILURES[code] ?? code)));
     });
     sock.on('end', () => {
       clearTimeout(timer);
+      if (buf.length === 0) return reject(daemonGone(path, 'it closed the connection without an answer'));
+      let res: ControlResponse & { file?: FileInfo & { fmap?: unknown } };
       try {
-        const res = s.Response.toObject(s.Response.decodeDelimited(buf), TO_OBJECT) as ControlResponse;
-        if (res.errno !== 0) {
-          const name = (Object.keys(Errno) as ErrnoName[]).find((k) => Errno[k] === res.errno) ?? 'EIO';
-          reject(new FamfsError(name, 'control', res.error));
-        } else resolve(res);
+        res = s.Response.toObject(s.Response.decodeDelimited(buf), TO_OBJECT) as typeof res;
       } catch (e) {
-        reject(new FamfsError('EIO', 'control', `control: malformed response: ${(e as Error).message}`));
+        return reject(daemonGone(path, `a cut-off or malformed answer: ${(e as Error).message}`));
       }
+      if (res.errno !== 0) {
+        return reject(new FamfsError(errnoNameOf(res.errno) ?? 'EIO', 'control', res.error));
+      }
+      if (res.file) res.file = { ...res.file, fmap: fmapFromMsg(res.file.fmap as FmapMsg | null) };
+      resolve(res);
     });
   });
 }

@@ -2,11 +2,15 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Famfs, FamfsError } from '@famfs/core';
+import * as native from '@famfs/native';
+import { Famfs, FamfsError, fromSystemError } from '@famfs/core';
 import type { CacheMode } from './filesystem.js';
+import type { FamfsProfileName } from './protocol/index.js';
+import { famfsMountAt, famfsMountsOfDevice, isDeadMount, realPath, unmount } from './mounts.js';
 import {
-  type DaemonState, daemonFiles, famfsMountOf, famfsMounts, isAlive, isDeadMount, listDaemons, runDir, unmount,
-} from './mounts.js';
+  type DaemonState, type Warn, checkDaemonFiles, daemonFiles, isDaemonRunning, listDaemons, openDaemonLog, openRunDir, readState,
+  removeDaemonFiles, warnToStderr,
+} from './run-dir.js';
 
 /** How `famfs mount` asks for a mount; the daemon gets the same object. */
 export interface MountRequest {
@@ -15,12 +19,22 @@ export interface MountRequest {
   systemUuid: string;
   cache: CacheMode;
   /** famfs protocol profile: which opcode numbers the famfs extension uses */
-  profile: 'kernel-v10' | 'libfuse-famfs';
+  profile: FamfsProfileName;
   /** attribute/entry timeout in seconds (default by cache mode) */
   timeout?: number;
+  /** every user may use the mount (allow_other; default true) */
+  allowOther?: boolean;
+  /** the kernel checks modes (default_permissions; default true) */
+  defaultPermissions?: boolean;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** seconds between metadata refresh checks on a client (0: only on access and on request) */
   refreshInterval: number;
+  /**
+   * Set by mountFamfs for the daemon: the file system UUID it checked. The
+   * daemon refuses a device whose superblock says otherwise (the path was
+   * swapped for another device in between).
+   */
+  fsUuid?: string;
 }
 
 // The daemon always runs the built entry point (`make build`), whether this
@@ -30,41 +44,83 @@ const DAEMON_MAIN = fileURLToPath(new URL('../dist/bin/famfs-fused.js', import.m
 /**
  * `famfs mount`: check everything, clean up a dead mount, start the daemon
  * detached (its log in the run directory), and wait until the mount answers.
+ *
+ * Mount points are compared by their real path (what /proc/mounts records)
+ * and devices by identity (fileIdentity), so no alias — a symlinked or
+ * relative mount point, `..`, a symlink to the image — gets around "one
+ * mount per mount point" or "one mount per host per file system". The run
+ * directory is checked first (nothing is written in a refused one) and
+ * locked (flock) until the daemon answers, so two `famfs mount`s at once
+ * cannot both pass these checks.
  */
-export async function mountFamfs(req: MountRequest, waitMs = 20_000): Promise<DaemonState> {
-  const mpt = path.resolve(req.mountpoint);
-  // the mount table and the daemon state record the device as given: make it
-  // absolute so that fsck/getmap work from any directory
-  req = { ...req, device: path.resolve(req.device) };
+export async function mountFamfs(req: MountRequest, waitMs = 20_000, warn: Warn = warnToStderr): Promise<DaemonState> {
+  const op = 'famfs mount';
+  const run = openRunDir(op, { create: true });
+  try {
+    native.flock(run.fd, 'ex');
+    return await mountLocked(req, run.path, waitMs, warn);
+  } finally {
+    fs.closeSync(run.fd); // releases the lock
+  }
+}
+
+async function mountLocked(req: MountRequest, dir: string, waitMs: number, warn: Warn): Promise<DaemonState> {
+  const op = 'famfs mount';
+  const mpt = realPath(req.mountpoint);
+  const givenDevice = req.device;
+  // the mount table and the daemon state record the device by its real path:
+  // fsck/getmap then work from any directory, and an alias names the same device
+  req = { ...req, device: realPath(req.device) };
+  const shown = (given: string, real: string): string => (path.resolve(given) === real ? real : `${given} (${real})`);
+
+  if (isDeadMount(mpt)) cleanupDeadMount(mpt, dir);
   let st: fs.Stats;
-  if (isDeadMount(mpt)) cleanupDeadMount(mpt);
   try {
     st = fs.statSync(mpt);
-  } catch {
-    throw new FamfsError('ENOENT', 'mount', `famfs mount: mount pt (${req.mountpoint}) not found`, req.mountpoint);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new FamfsError('ENOENT', 'mount', `${op}: mount pt (${req.mountpoint}) not found`, req.mountpoint);
+    throw fromSystemError(e, op, req.mountpoint);
   }
-  if (!st.isDirectory()) throw new FamfsError('ENOTDIR', 'mount', `famfs mount: ${req.mountpoint} is not a directory`, req.mountpoint);
-  if (famfsMounts().some((m) => m.target === mpt)) throw new FamfsError('EBUSY', 'mount', `famfs mount: ${mpt} is already a famfs mount point`, mpt);
+  if (!st.isDirectory()) throw new FamfsError('ENOTDIR', 'mount', `${op}: ${req.mountpoint} is not a directory`, req.mountpoint);
+  if (famfsMountAt(mpt) !== undefined) throw new FamfsError('EBUSY', 'mount', `${op}: ${shown(req.mountpoint, mpt)} is already a famfs mount point`, mpt);
+
+  // This mount point's own files first: a planted one is refused before
+  // anything else in the run directory is read or written.
+  const files = daemonFiles(mpt, dir);
+  checkDaemonFiles(op, files);
 
   // Validate the superblock and log before anything starts.
   const probe = Famfs.open(req.device, { writable: false, systemUuid: req.systemUuid });
   const fsUuid = probe.sb.uuid;
   // Bad log entries are skipped by replay (fsck reports them); the mount still works.
   probe.close();
-  for (const d of listDaemons()) {
+  const device = shown(givenDevice, req.device);
+  const daemons = listDaemons(dir, warn);
+  for (const { file, state: d } of daemons) {
     if (d.fsUuid !== fsUuid || d.systemUuid !== req.systemUuid) continue;
-    if (isAlive(d.pid) && famfsMounts().some((m) => m.target === d.mountpoint)) {
-      throw new FamfsError('EBUSY', 'mount', `famfs mount: this host (${req.systemUuid}) already has ${req.device} mounted at ${d.mountpoint}`, req.device);
+    // A live daemon serves this file system for this host, wherever its mount
+    // point is (even one /proc/mounts no longer lists: it is unmounting).
+    if (isDaemonRunning(d.pid)) {
+      throw new FamfsError('EBUSY', 'mount', `${op}: this host (${req.systemUuid}) already has ${device} mounted at ${d.mountpoint}`, req.device);
     }
-    // a leftover from a daemon that died: clean it up
-    if (isDeadMount(d.mountpoint)) cleanupDeadMount(d.mountpoint);
-    fs.rmSync(daemonFiles(d.mountpoint).state, { force: true });
+    // a leftover of a daemon that died: detach its dead mount and forget it
+    if (isDeadMount(d.mountpoint)) cleanupDeadMount(d.mountpoint, dir);
+    // the files this state came with (its name, not one derived from what it says)
+    const stem = file.slice(0, -'.json'.length);
+    removeDaemonFiles({ state: file, socket: `${stem}.sock`, log: `${stem}.log` }, d.pid);
+  }
+  // A live famfs mount of this very device that no state here accounts for
+  // (its daemon keeps its state in another run directory): its host is
+  // unknown, so it may be this one — refuse rather than mount twice.
+  const known = new Set(daemons.map((d) => d.state.mountpoint));
+  for (const m of famfsMountsOfDevice(req.device)) {
+    if (!known.has(m.target) && !isDeadMount(m.target)) {
+      throw new FamfsError('EBUSY', 'mount', `${op}: ${device} is already mounted at ${m.target} by a famfs daemon that ${dir} does not know`, req.device);
+    }
   }
 
-  fs.mkdirSync(runDir(), { recursive: true, mode: 0o700 });
-  const files = daemonFiles(mpt);
-  const logFd = fs.openSync(files.log, 'a', 0o600);
-  const child = spawn(process.execPath, [DAEMON_MAIN, JSON.stringify({ ...req, mountpoint: mpt })], {
+  const logFd = openDaemonLog(op, files.log);
+  const child = spawn(process.execPath, [DAEMON_MAIN, JSON.stringify({ ...req, mountpoint: mpt, fsUuid })], {
     detached: true,
     stdio: ['ignore', logFd, logFd, 'pipe'],
   });
@@ -89,41 +145,52 @@ export async function mountFamfs(req: MountRequest, waitMs = 20_000): Promise<Da
   child.unref();
   if (answer !== 'ready') {
     if (child.exitCode === null) child.kill('SIGKILL');
-    throw new FamfsError('EIO', 'mount', `famfs mount: the famfs daemon failed: ${answer.replace(/^error /, '')} (log: ${files.log})`, mpt);
+    throw new FamfsError('EIO', 'mount', `${op}: the famfs daemon failed: ${answer.replace(/^error /, '')} (log: ${files.log})`, mpt);
   }
-  const state = JSON.parse(fs.readFileSync(files.state, 'utf8')) as DaemonState;
+  const state = readState(files.state, warn);
+  if (state === undefined) throw new FamfsError('EIO', 'mount', `${op}: the famfs daemon answered but left no valid state in ${files.state}`, mpt);
   return state;
 }
 
-/** A mount point whose daemon died (ENOTCONN): detach it and forget its state. */
-export function cleanupDeadMount(mpt: string): void {
-  unmount(mpt, true);
-  fs.rmSync(daemonFiles(mpt).state, { force: true });
-  fs.rmSync(daemonFiles(mpt).socket, { force: true });
+/**
+ * A famfs mount point whose daemon died (ENOTCONN): detach it and forget its
+ * state. Only a famfs mount is touched (`mpt` may come from a state file).
+ */
+export function cleanupDeadMount(mpt: string, dir?: string): void {
+  const real = realPath(mpt);
+  if (!isDeadMount(real)) return;
+  unmount(real, true);
+  if (dir !== undefined) removeDaemonFiles(daemonFiles(real, dir), undefined);
+  else {
+    const run = openRunDir('famfs mount', { create: false });
+    if (run === undefined) return;
+    fs.closeSync(run.fd);
+    removeDaemonFiles(daemonFiles(real, run.path), undefined);
+  }
 }
 
 /**
  * `famfs umount`: unmount, then wait for the daemon to see ENODEV and exit.
- * Plain `umount` takes the same path in the daemon.
+ * Plain `umount` takes the same path in the daemon. The mount point may be
+ * given by any alias; a refused run directory refuses the unmount too
+ * (plain `umount` still works).
  */
-export async function umountFamfs(mountpoint: string, waitMs = 10_000): Promise<void> {
-  const mpt = path.resolve(mountpoint);
-  const m = famfsMountOf(mpt);
-  if (m === undefined || m.target !== mpt) throw new FamfsError('EINVAL', 'umount', `famfs umount: ${mountpoint} is not a famfs mount point`, mountpoint);
-  const files = daemonFiles(mpt);
-  let pid: number | undefined;
-  try {
-    pid = (JSON.parse(fs.readFileSync(files.state, 'utf8')) as DaemonState).pid;
-  } catch {
-    pid = undefined;
-  }
+export async function umountFamfs(mountpoint: string, waitMs = 10_000, warn: Warn = warnToStderr): Promise<void> {
+  const op = 'famfs umount';
+  const mpt = realPath(mountpoint);
+  if (famfsMountAt(mpt) === undefined) throw new FamfsError('EINVAL', 'umount', `${op}: ${mountpoint} is not a famfs mount point`, mountpoint);
+  const run = openRunDir(op, { create: false });
+  if (run !== undefined) fs.closeSync(run.fd);
+  const files = run === undefined ? undefined : daemonFiles(mpt, run.path);
+  const state = files === undefined ? undefined : readState(files.state, warn);
+  // only a daemon that says it serves this mount point, and still runs, is waited for
+  const pid = state !== undefined && state.mountpoint === mpt && isDaemonRunning(state.pid) ? state.pid : undefined;
   unmount(mpt, isDeadMount(mpt));
   if (pid !== undefined) {
     const until = Date.now() + waitMs;
-    while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    if (isAlive(pid)) throw new FamfsError('EBUSY', 'umount', `famfs umount: the famfs daemon (pid ${pid}) did not exit`, mountpoint);
+    while (isDaemonRunning(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (isDaemonRunning(pid)) throw new FamfsError('EBUSY', 'umount', `${op}: the famfs daemon (pid ${pid}) did not exit`, mountpoint);
   }
   // a daemon that died (SIGKILL) left its state and socket behind
-  fs.rmSync(files.state, { force: true });
-  fs.rmSync(files.socket, { force: true });
+  if (files !== undefined) removeDaemonFiles(files, state?.pid);
 }

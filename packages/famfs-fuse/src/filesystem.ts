@@ -1,13 +1,17 @@
 import {
-  type DirNode, type Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, LOG_OFFSET, SUPERBLOCK_SIZE,
-  baseName, forEachRun, parentOf,
+  type DirNode, type Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, META_DIR, type MetaKind,
+  baseName, parentOf,
 } from '@famfs/core';
+import { FUSE_ROOT_ID } from './protocol/constants.js';
 
 /**
  * The famfs file system as FUSE serves it: inodes for the replayed namespace
- * plus `.meta/.superblock` and `.meta/.log`. This layer knows meaning, not
- * bytes: it never sees a request header or a `unique`, and reports failures
- * as FamfsErrors (the dispatcher turns them into -errno replies).
+ * plus `.meta/.superblock` and `.meta/.log`, open handles, and every decision
+ * about what famfs allows (open modes, setattr, access, what a client host may
+ * do). This layer knows meaning, not bytes: it never sees a request header or
+ * a `unique`, and reports failures as FamfsErrors (the dispatcher turns them
+ * into -errno replies). File bytes come from core's data path
+ * (Famfs.readViews / writeAt), never from a walk of its own.
  */
 
 export const S_IFDIR = 0o040000;
@@ -44,21 +48,41 @@ export interface FmapReply {
   fmap: FmapRecord;
 }
 
-type MetaKind = 'meta-dir' | 'superblock' | 'log';
+type MetaInode = 'meta-dir' | MetaKind;
 
 /** An inode: a namespace node, or one of the meta inodes. */
 type Inode =
   | { kind: 'node'; node: FsNode }
-  | { kind: MetaKind };
+  | { kind: MetaInode };
 
-export const ROOT_ID = 1n;
+/** the root's nodeid: FUSE_ROOT_ID, fixed by the protocol */
+export const ROOT_ID = FUSE_ROOT_ID;
 const META_DIR_ID = 2n;
 const META_SB_ID = 3n;
 const META_LOG_ID = 4n;
 /** Namespace inodes are numbered by their log entry: stable across restarts and hosts. */
 const FIRST_NODE_ID = 16n;
 
-export const META_DIR = '.meta';
+
+/** open(2) flags the policy looks at */
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+/** access(2) mask bit for write */
+const W_OK = 2;
+
+/** What a SETATTR asks to change (times are not listed: famfs keeps none). */
+export interface AttrChange {
+  size: boolean;
+  mode: boolean;
+  owner: boolean;
+}
+
+/** An open file or directory: what the kernel's `fh` stands for. */
+interface Handle {
+  nodeid: bigint;
+  dir: boolean;
+  writable: boolean;
+}
 
 export interface DirEntry {
   name: string;
@@ -69,6 +93,8 @@ export interface DirEntry {
 
 export class FamfsFuseFs {
   private readonly lookups = new Map<bigint, number>();
+  private readonly handles = new Map<bigint, Handle>();
+  private nextFh = 1n;
   private readonly mountTime = Math.floor(Date.now() / 1000);
   readonly timeout: number;
 
@@ -115,16 +141,9 @@ export class FamfsFuseFs {
     throw new FamfsError('EISDIR', 'open', `nodeid ${id} is not a regular file`);
   }
 
-  /** The meta files as FileNodes mapped onto the superblock and log regions. */
-  private metaFile(kind: 'superblock' | 'log'): FileNode {
-    const sb = this.famfs.sb;
-    const [offset, len] = kind === 'superblock' ? [0, SUPERBLOCK_SIZE] : [LOG_OFFSET, sb.logLen];
-    return {
-      kind: 'file', relpath: `${META_DIR}/.${kind}`, size: len, flags: 0, uid: 0, gid: 0, index: -1,
-      // upstream: .superblock is read-only everywhere, .log writable on the master only
-      mode: kind === 'log' && !this.isClient ? 0o644 : 0o444,
-      fmap: { type: 'simple', extents: [{ devIndex: 0, offset, len }] },
-    };
+  /** The meta files (core's): upstream's .superblock is read-only everywhere, .log writable on the master only. */
+  private metaFile(kind: MetaKind): FileNode {
+    return this.famfs.metaFile(kind);
   }
 
   isMeta(id: bigint): boolean {
@@ -151,6 +170,7 @@ export class FamfsFuseFs {
   // ---------------------------------------------------------------- attributes
 
   getattr(id: bigint): Attr {
+    this.catchUp();
     const i = this.inode(id);
     if (i.kind === 'meta-dir') return this.attr(META_DIR_ID, S_IFDIR | 0o755, 0, 0, 0, 2);
     if (i.kind === 'superblock' || i.kind === 'log') {
@@ -191,9 +211,9 @@ export class FamfsFuseFs {
       else if (name === '.log') attr = this.getattr(META_LOG_ID);
       else throw new FamfsError('ENOENT', 'lookup', `${META_DIR}/${name}: no such file`);
     } else {
+      this.catchUp();
       const dir = this.dirOf(parent);
-      let child = dir.children.get(name);
-      if (child === undefined && this.refreshIfStale().entries > 0) child = dir.children.get(name);
+      const child = dir.children.get(name);
       if (child === undefined) throw new FamfsError('ENOENT', 'lookup', `${dir.relpath}/${name}: no such file or directory`);
       attr = this.nodeAttr(child);
     }
@@ -216,7 +236,7 @@ export class FamfsFuseFs {
       ];
     }
     const dir = this.dirOf(id);
-    if (dir.index < 0) this.refreshIfStale();
+    this.catchUp();
     const parentId = dir.index < 0 ? ROOT_ID : this.idOf(this.famfs.namespace.lookup(parentOf(dir.relpath))!);
     const out: DirEntry[] = [
       { name: '.', ino: id, type: 'dir' },
@@ -241,45 +261,101 @@ export class FamfsFuseFs {
     return attr;
   }
 
+  // ---------------------------------------------------------------- handles
+
+  /**
+   * OPEN: a handle for a regular file (or meta file). Refused: O_TRUNC (a
+   * famfs file has a fixed size), writing on a client host (EROFS), writing
+   * a meta file (EPERM).
+   */
+  open(id: bigint, flags: number): bigint {
+    this.fileOf(id);
+    const writable = (flags & O_ACCMODE) !== 0;
+    if (flags & O_TRUNC) throw new FamfsError('EPERM', 'open', 'famfs files cannot be truncated');
+    if (writable && this.isClient) throw new FamfsError('EROFS', 'open', 'this host is a famfs client: files are read-only');
+    if (writable && this.isMeta(id)) throw new FamfsError('EPERM', 'open', 'the famfs meta files are read-only through the mount');
+    return this.newHandle({ nodeid: id, dir: false, writable });
+  }
+
+  /** OPENDIR: a handle for a directory. */
+  opendir(id: bigint): bigint {
+    this.catchUp();
+    const i = this.inode(id);
+    if (i.kind !== 'meta-dir' && !(i.kind === 'node' && i.node.kind === 'dir')) {
+      throw new FamfsError('ENOTDIR', 'opendir', `nodeid ${id} is not a directory`);
+    }
+    return this.newHandle({ nodeid: id, dir: true, writable: false });
+  }
+
+  private newHandle(h: Handle): bigint {
+    const fh = this.nextFh++;
+    this.handles.set(fh, h);
+    return fh;
+  }
+
+  /** The handle a request names; EBADF for one never given out, released, or of another inode or kind. */
+  handle(fh: bigint, id: bigint, dir: boolean): Handle {
+    const h = this.handles.get(fh);
+    if (h === undefined || h.nodeid !== id || h.dir !== dir) {
+      throw new FamfsError('EBADF', 'handle', `unknown ${dir ? 'directory' : 'file'} handle ${fh} for nodeid ${id}`);
+    }
+    return h;
+  }
+
+  /** RELEASE / RELEASEDIR. */
+  release(fh: bigint, id: bigint, dir: boolean): void {
+    this.handle(fh, id, dir);
+    this.handles.delete(fh);
+  }
+
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  // ---------------------------------------------------------------- policy
+
+  /**
+   * SETATTR: famfs stores no times, and a file's size, mode and owner are
+   * fixed when it is logged: changing any of them is EPERM. Times (touch)
+   * are accepted and not stored. Returns the attributes as they are.
+   */
+  setattr(id: bigint, change: AttrChange): Attr {
+    if (change.size || change.mode || change.owner) {
+      throw new FamfsError('EPERM', 'setattr', 'famfs files have a fixed size, mode and owner');
+    }
+    return this.getattr(id);
+  }
+
+  /**
+   * ACCESS: the kernel checks modes itself (default_permissions); what it
+   * cannot know is that a client host is read-only for root too.
+   */
+  access(id: bigint, mask: number): void {
+    this.getattr(id);
+    if (mask & W_OK && this.isClient) throw new FamfsError('EROFS', 'access', 'this host is a famfs client');
+  }
+
   // ---------------------------------------------------------------- data
 
   /**
-   * READ: zero-copy views of the device covering [offset, offset+size) of the
-   * file, clamped to its size (empty at or past EOF).
+   * READ through handle `fh`: zero-copy views of the device covering
+   * [offset, offset+size) of the file, clamped to its size (nothing at or
+   * past EOF) — core's read path.
    */
-  read(id: bigint, offset: number, size: number): Uint8Array[] {
-    const file = this.fileOf(id);
-    const n = Math.max(0, Math.min(size, file.size - offset));
-    const views: Uint8Array[] = [];
-    if (n === 0) return views;
-    const dev = this.famfs.dev;
-    forEachRun(file.fmap, offset, n, (r) => {
-      const v = dev.view(r.offset, r.len);
-      dev.invalidate(v);
-      views.push(v);
-    });
-    return views;
+  read(id: bigint, fh: bigint, offset: number, size: number): Uint8Array[] {
+    this.handle(fh, id, false);
+    return this.famfs.readViews(this.fileOf(id), offset, size);
   }
 
-  /** WRITE: inside the file's allocation only; a famfs file never grows. */
-  write(id: bigint, offset: number, data: Uint8Array): number {
-    if (this.isMeta(id)) throw new FamfsError('EPERM', 'write', 'the famfs meta files are not writable through the mount');
-    if (this.isClient) throw new FamfsError('EROFS', 'write', 'this host is a famfs client: files are read-only');
-    const file = this.fileOf(id);
-    if (offset >= file.size && data.length > 0) {
-      throw new FamfsError('EFBIG', 'write', `${file.relpath}: write at ${offset} is past the file size ${file.size} (famfs files never grow)`);
-    }
-    const n = Math.min(data.length, file.size - offset);
-    if (n === 0) return 0;
-    const dev = this.famfs.dev;
-    let put = 0;
-    forEachRun(file.fmap, offset, n, (r) => {
-      const v = dev.view(r.offset, r.len);
-      v.set(data.subarray(put, put + r.len));
-      dev.flush(v);
-      put += r.len;
-    });
-    return put;
+  /**
+   * WRITE through a handle opened for writing: core's write path and its
+   * rule (a short write up to the file size; EFBIG at or past it). Meta
+   * files and client hosts never get a writable handle.
+   */
+  write(id: bigint, fh: bigint, offset: number, data: Uint8Array): number {
+    const h = this.handle(fh, id, false);
+    if (!h.writable) throw new FamfsError('EBADF', 'write', 'file handle is not open for writing');
+    return this.famfs.writeAt(this.fileOf(id), offset, data);
   }
 
   /** GET_FMAP: the map the kernel maps the file with. */
@@ -315,6 +391,24 @@ export class FamfsFuseFs {
    * Replay log entries another host (or the CLI) appended since the last
    * look. Returns what changed, so the caller can invalidate kernel caches.
    */
+  /**
+   * Metadata coherence without polling: the log header's next_index is the
+   * file system's version number, in the shared memory itself. Every LOOKUP,
+   * GETATTR, OPENDIR and READDIR compares it with what was replayed (one
+   * read of the header) and replays the new entries before answering, so a
+   * file another host (or an offline writer) logged is there at the next
+   * access; `onChange` tells the kernel to drop what it cached. The daemon's
+   * timer is only a fallback.
+   */
+  private catchUp(): void {
+    if (!this.famfs.logChanged()) return;
+    const r = this.refreshIfStale();
+    if (r.entries > 0) this.onChange?.(r.changed);
+  }
+
+  /** Called with what a replay on access added (the daemon sends the kernel its invalidations). */
+  onChange: ((changed: Array<{ parent: bigint; name: string }>) => void) | undefined;
+
   refreshIfStale(): { entries: number; changed: Array<{ parent: bigint; name: string }> } {
     const before = this.famfs.logCursor;
     const stats = this.famfs.refresh();

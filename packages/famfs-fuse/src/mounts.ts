@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as native from '@famfs/native';
-import { FamfsError } from '@famfs/core';
+import { FamfsError, describeErrno, fromSystemError } from '@famfs/core';
 
 /** The type /proc/mounts shows for a famfs mount. */
 export const FUSE_FSTYPE = 'fuse.famfs';
@@ -32,9 +32,94 @@ export function famfsMounts(): MountEntry[] {
   return readMounts().filter((m) => m.type === FUSE_FSTYPE);
 }
 
-/** The famfs mount containing `p` (the longest mount point that is a prefix), if any. */
+/** Linux's limit on symbolic links followed in one lookup (MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
+
+/**
+ * The real path of `p`, as the kernel would resolve it: relative to the
+ * working directory, every symbolic link followed and `.`/`..` taken after
+ * the link before them is resolved — what /proc/mounts records for a mount
+ * point. It uses readlink(2) one component at a time rather than
+ * realpath(3): readlink of a mount point never reaches the FUSE server behind
+ * it (the VFS answers EINVAL for a directory), so this works on the mount
+ * point of a dead or stopped daemon. From the first component that cannot be
+ * looked up (missing, under a dead mount, not a directory) on, the rest is
+ * appended as written, `..` taken lexically.
+ */
+export function realPath(p: string): string {
+  if (p === '') throw new FamfsError('ENOENT', 'realpath', 'realpath: empty path', { kind: 'usage' });
+  const split = (s: string): string[] => s.split('/').filter((c) => c !== '' && c !== '.');
+  let todo = split(p.startsWith('/') ? p : `${process.cwd()}/${p}`);
+  let out = '/';
+  let links = 0;
+  while (todo.length > 0) {
+    const c = todo.shift()!;
+    if (c === '..') {
+      out = path.dirname(out);
+      continue;
+    }
+    const next = out === '/' ? `/${c}` : `${out}/${c}`;
+    let target: string;
+    try {
+      target = fs.readlinkSync(next);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EINVAL') {
+        out = next; // exists and is not a symbolic link
+        continue;
+      }
+      return path.join(next, ...todo);
+    }
+    if (++links > MAX_SYMLINKS) throw new FamfsError('ELOOP', 'realpath', `${p}: too many levels of symbolic links`, { path: p, kind: 'system' });
+    if (target.startsWith('/')) out = '/';
+    todo = [...split(target), ...todo];
+  }
+  return out;
+}
+
+/**
+ * What a path names, for comparing aliases: a block or character device by
+ * its device number (st_rdev: /dev/loop0 and a copy of its node are one
+ * device), anything else by (st_dev, st_ino) (a symlink to an image, a bind
+ * mount of it, a hard link are one file). undefined when it cannot be stat'ed.
+ */
+export function fileIdentity(p: string): string | undefined {
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(p, { bigint: true });
+  } catch {
+    return undefined;
+  }
+  if (st.isBlockDevice()) return `block ${st.rdev}`;
+  if (st.isCharacterDevice()) return `char ${st.rdev}`;
+  return `inode ${st.dev}:${st.ino}`;
+}
+
+/** Do `a` and `b` name the same file or device (see fileIdentity)? */
+export function sameFile(a: string, b: string): boolean {
+  const id = fileIdentity(a);
+  return id !== undefined && id === fileIdentity(b);
+}
+
+/** The famfs mounts of `device` (or of any alias of it: compared by identity, not by path). */
+export function famfsMountsOfDevice(device: string): MountEntry[] {
+  const id = fileIdentity(device);
+  if (id === undefined) return [];
+  return famfsMounts().filter((m) => fileIdentity(m.source) === id);
+}
+
+/** The famfs mount whose mount point is `p` itself, any alias of it included. */
+export function famfsMountAt(p: string): MountEntry | undefined {
+  const real = realPath(p);
+  return famfsMounts().find((m) => m.target === real);
+}
+
+/**
+ * The famfs mount containing `p` (the longest mount point that is a prefix
+ * of its real path), if any: a symlink into a mount, a relative path or `..`
+ * find the mount they really are in.
+ */
 export function famfsMountOf(p: string): MountEntry | undefined {
-  const abs = path.resolve(p);
+  const abs = realPath(p);
   let best: MountEntry | undefined;
   for (const m of famfsMounts()) {
     if (abs === m.target || abs.startsWith(m.target.endsWith('/') ? m.target : `${m.target}/`)) {
@@ -44,68 +129,17 @@ export function famfsMountOf(p: string): MountEntry | undefined {
   return best;
 }
 
-/** Where mount daemons keep their state, control sockets and logs (root only). */
-export function runDir(): string {
-  return process.env.FAMFS_RUN_DIR || '/run/famfs';
-}
-
-/** The files of the daemon serving `mountpoint`. */
-export function daemonFiles(mountpoint: string): { state: string; socket: string; log: string } {
-  const name = path.resolve(mountpoint).replace(/^\//, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'root';
-  const dir = runDir();
-  return { state: path.join(dir, `${name}.json`), socket: path.join(dir, `${name}.sock`), log: path.join(dir, `${name}.log`) };
-}
-
-/** What a running daemon records about itself. */
-export interface DaemonState {
-  pid: number;
-  device: string;
-  mountpoint: string;
-  systemUuid: string;
-  fsUuid: string;
-  socket: string;
-  log: string;
-}
-
-export function readState(file: string): DaemonState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as DaemonState;
-  } catch {
-    return undefined;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // an exited daemon waits as a zombie until its (re)parent reaps it: it is gone
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-/** Every daemon whose state file is present (alive or not). */
-export function listDaemons(): DaemonState[] {
-  const dir = runDir();
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.endsWith('.json')).flatMap((n) => readState(path.join(dir, n)) ?? []);
-}
-
-/** A mount whose server is gone answers ENOTCONN: such a mount point can be cleaned up. */
+/**
+ * A famfs mount point whose server is gone (ENOTCONN): it can be cleaned up.
+ * Only famfs mounts count — a dead mount of another FUSE file system is not
+ * ours to detach. statfs, not stat: the kernel answers stat from its
+ * attribute cache for up to the attribute timeout after the daemon died,
+ * while STATFS always goes to the server.
+ */
 export function isDeadMount(mountpoint: string): boolean {
+  if (famfsMountAt(mountpoint) === undefined) return false;
   try {
-    fs.statSync(mountpoint);
+    fs.statfsSync(mountpoint);
     return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOTCONN';
@@ -116,28 +150,53 @@ const MS_NOSUID = 2;
 const MS_NODEV = 4;
 const MS_NOATIME = 1024;
 export const MNT_DETACH = 2;
+/** umount2: do not follow a symbolic link in the last component (mount points are real paths here). */
+const UMOUNT_NOFOLLOW = 8;
 
 /**
- * mount(2) a FUSE file system served on `fd` (an open /dev/fuse). The source
- * is the device, so /proc/mounts shows `<device> <mountpoint> fuse.famfs`.
- * `default_permissions` lets the kernel enforce modes (a client's files have
- * no write bits); `allow_other` lets every user see the shared files.
+ * mount(2) a FUSE file system served on `fd` (an open /dev/fuse) on the
+ * directory whose real path is `mountpoint`. The source is the device, so
+ * /proc/mounts shows `<device> <mountpoint> fuse.famfs`. `default_permissions`
+ * lets the kernel enforce modes (a client's files have no write bits);
+ * `allow_other` lets every user see the shared files.
+ *
+ * The directory is opened first (O_NOFOLLOW) and mounted on through
+ * /proc/self/fd, after checking that the open directory is `mountpoint`: the
+ * mount lands on the directory that was checked, even if someone swaps a
+ * component of the path for a symlink meanwhile (as fusermount mounts on ".").
  */
-export function mountFuse(device: string, mountpoint: string, fd: number, maxRead: number): void {
-  const data = [`fd=${fd}`, 'rootmode=40755', 'user_id=0', 'group_id=0', 'allow_other', 'default_permissions', `max_read=${maxRead}`].join(',');
+export function mountFuse(device: string, mountpoint: string, fd: number, maxRead: number, o = { allowOther: true, defaultPermissions: true }): void {
+  const data = [
+    `fd=${fd}`, 'rootmode=40755', 'user_id=0', 'group_id=0',
+    ...(o.allowOther ? ['allow_other'] : []), ...(o.defaultPermissions ? ['default_permissions'] : []), `max_read=${maxRead}`,
+  ].join(',');
+  let dirFd: number;
   try {
-    native.mount(device, mountpoint, FUSE_FSTYPE, MS_NOSUID | MS_NODEV | MS_NOATIME, data);
+    dirFd = fs.openSync(mountpoint, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new FamfsError(code === 'EPERM' ? 'EPERM' : code === 'ENOENT' ? 'ENOENT' : 'EIO', 'mount', `mount: cannot mount ${device} on ${mountpoint}: ${(e as Error).message}`, mountpoint);
+    const err = fromSystemError(e, 'mount', mountpoint);
+    throw new FamfsError(err.code, 'mount', `mount: cannot use ${mountpoint} as a mount point: ${describeErrno(err.code)}`, { path: mountpoint, kind: err.kind, cause: e });
+  }
+  try {
+    const opened = fs.readlinkSync(`/proc/self/fd/${dirFd}`);
+    if (opened !== mountpoint) {
+      throw new FamfsError('EXDEV', 'mount', `mount: ${mountpoint} resolved to ${opened} when opened: a path component changed; not mounting`, mountpoint);
+    }
+    native.mount(device, `/proc/self/fd/${dirFd}`, FUSE_FSTYPE, MS_NOSUID | MS_NODEV | MS_NOATIME, data);
+  } catch (e) {
+    if (e instanceof FamfsError) throw e;
+    const err = fromSystemError(e, 'mount', mountpoint);
+    throw new FamfsError(err.code, 'mount', `mount: cannot mount ${device} on ${mountpoint}: ${describeErrno(err.code)}`, { path: mountpoint, kind: err.kind, cause: e });
+  } finally {
+    fs.closeSync(dirFd);
   }
 }
 
+/** umount2 of a mount point given by its real path (a symlink in its last component is not followed). */
 export function unmount(mountpoint: string, lazy = false): void {
   try {
-    native.umount2(mountpoint, lazy ? MNT_DETACH : 0);
+    native.umount2(mountpoint, (lazy ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new FamfsError(code === 'EBUSY' ? 'EBUSY' : code === 'EINVAL' ? 'EINVAL' : 'EIO', 'umount', `umount: ${mountpoint}: ${(e as Error).message}`, mountpoint);
+    throw fromSystemError(e, 'umount', mountpoint);
   }
 }

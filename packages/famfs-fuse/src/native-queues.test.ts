@@ -4,7 +4,7 @@
  * metadata goes through the Session unchanged, READ/WRITE on an open handle
  * are answered by the queues from the run table the publisher put in place
  * at OPEN, and after RELEASE the Session answers EBADF. Requests and
- * expected replies are built by hand (session-test-kernel.ts).
+ * expected replies are built by hand (test-kernel.testkit.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
@@ -18,7 +18,7 @@ import { QueueTransport, runTablePublisher } from './native-queues.js';
 import { Session } from './session.js';
 import {
   E, FakeKernel, KiB, MiB, Op, cname, errorReply, initIn, openIn, outHeaderOf, readIn, releaseIn, reply, request, writeIn, writeOut,
-} from './session-test-kernel.js';
+} from './test-kernel.testkit.js';
 
 const SYS = '0c3e1f5a-6b2d-4c8e-9a71-5d4f3e2b1a09';
 const DEV_SIZE = 8 * 1024 * MiB;
@@ -44,7 +44,7 @@ beforeAll(() => {
   famfs = Famfs.fromDevice(dev, { systemUuid: SYS });
   // interleaved: file bytes hop between strips every 2 MiB
   const f = famfs.createFile('striped.bin', 6 * MiB, { mode: 0o644, interleave: { nstrips: 2, nbuckets: 4, chunkSize: CHUNK } }).file;
-  famfs.write(f, 0, data);
+  famfs.writeAt(f, 0, data);
 });
 afterAll(() => {
   famfs?.close();
@@ -147,7 +147,7 @@ describe('QueueTransport: the Session through the native request queues', () => 
     expect(s.transport.info().publishedHandles).toBe(0);
     u = s.kernel.unique();
     expect(await s.kernel.call(request(Op.READ, u, nodeid, readIn(fh, 0, 4096)))).toEqual(errorReply(u, E.EBADF));
-    famfs.write(famfs.statFile('striped.bin'), 4 * MiB - 4 * KiB, data.subarray(4 * MiB - 4 * KiB, 4 * MiB + 4 * KiB));
+    famfs.writeAt(famfs.statFile('striped.bin'), 4 * MiB - 4 * KiB, data.subarray(4 * MiB - 4 * KiB, 4 * MiB + 4 * KiB));
   });
 
   it('a read-only handle gets a read-only table: WRITE goes to the Session (EBADF)', async () => {

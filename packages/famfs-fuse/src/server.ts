@@ -1,11 +1,14 @@
 import * as fs from 'node:fs';
+import type * as net from 'node:net';
 import { Famfs, FamfsError } from '@famfs/core';
-import { startControlServer, type ControlHandlers } from './control.js';
+import { startControlServer } from './control.js';
+import { controlHandlers, refreshAndInvalidate } from './control-handlers.js';
 import type { MountRequest } from './daemon.js';
 import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
-import { type DaemonState, daemonFiles, mountFuse, unmount } from './mounts.js';
-import { Session } from './session.js';
+import { mountFuse, unmount } from './mounts.js';
+import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
+import { Session, primaryDaxdev } from './session.js';
 import { devFuseTransport } from './transport.js';
 
 /** max_read we pass to mount(2): what one READ may ask (as max_write, 1 MiB). */
@@ -18,21 +21,29 @@ const MAX_IO = 1024 * 1024;
  */
 export async function runDaemon(req: MountRequest, report: (line: string) => void): Promise<number> {
   const log = new Logger(req.logLevel);
-  const files = daemonFiles(req.mountpoint);
   let famfs: Famfs;
+  let files: ReturnType<typeof daemonFiles>;
   try {
-    const probe = Famfs.open(req.device, { writable: false, systemUuid: req.systemUuid });
-    const master = probe.role === 'master';
-    probe.close();
-    famfs = Famfs.open(req.device, { writable: master, systemUuid: req.systemUuid });
+    // `famfs mount` checked the run directory; check it again here, where the
+    // files are written (the daemon may be started by other means)
+    const run = openRunDir('famfs-fused', { create: false });
+    if (run === undefined) throw new FamfsError('ENOENT', 'famfs-fused', `famfs-fused: the run directory is missing`);
+    fs.closeSync(run.fd);
+    files = daemonFiles(req.mountpoint, run.path);
+    famfs = Famfs.openByRole(req.device, { systemUuid: req.systemUuid });
   } catch (e) {
     report(`error ${(e as Error).message}`);
+    return 1;
+  }
+  if (req.fsUuid !== undefined && famfs.sb.uuid !== req.fsUuid) {
+    famfs.close();
+    report(`error ${req.device} now holds file system ${famfs.sb.uuid}, not the ${req.fsUuid} famfs mount checked: not mounting`);
     return 1;
   }
   let fd: number;
   try {
     fd = fs.openSync('/dev/fuse', 'r+');
-    mountFuse(req.device, req.mountpoint, fd, MAX_IO);
+    mountFuse(req.device, req.mountpoint, fd, MAX_IO, { allowOther: req.allowOther ?? true, defaultPermissions: req.defaultPermissions ?? true });
   } catch (e) {
     famfs.close();
     report(`error ${(e as Error).message}`);
@@ -43,79 +54,10 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   const session = new Session(transport, fuseFs, {
     profile: req.profile,
     maxWrite: MAX_IO,
-    daxdevs: [{ index: 0, path: req.device, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
+    daxdevs: [primaryDaxdev(famfs, req.device)],
     log,
   });
   const serving = session.run();
-
-  const refresh = () => {
-    const r = fuseFs.refreshIfStale();
-    const parents = new Set<bigint>();
-    for (const c of r.changed) {
-      void session.notifyInvalEntry(c.parent, c.name);
-      parents.add(c.parent);
-    }
-    // off 0: drop the directory's cached listing too (OPENDIR allows caching it)
-    for (const p of parents) void session.notifyInvalInode(p, 0, 0);
-    return r;
-  };
-  const handlers: ControlHandlers = {
-    status: () => ({
-      pid: process.pid,
-      device: req.device,
-      mountpoint: req.mountpoint,
-      role: famfs.role,
-      systemUuid: famfs.systemUuid,
-      fsUuid: famfs.sb.uuid,
-      logEntries: famfs.logCursor,
-      logCapacity: famfs.logUsage().capacity,
-      files: famfs.namespace.files,
-      directories: famfs.namespace.dirs,
-      requests: session.stats.requests,
-      requestErrors: session.stats.errors,
-      bytesRead: session.stats.bytesRead,
-      bytesWritten: session.stats.bytesWritten,
-      rssBytes: process.memoryUsage().rss,
-      inodesRemembered: fuseFs.rememberedInodes,
-      protocolProfile: req.profile,
-      daxFmap: session.daxFmap,
-      cache: req.cache,
-      logLevel: log.level,
-    }),
-    refresh: () => {
-      const files0 = famfs.namespace.files;
-      const dirs0 = famfs.namespace.dirs;
-      const problems0 = famfs.problems.length;
-      const r = refresh();
-      return { entries: r.entries, files: famfs.namespace.files - files0, directories: famfs.namespace.dirs - dirs0, problems: famfs.problems.length - problems0 };
-    },
-    createFile: (c) => {
-      const interleave = c.nstrips ? { nstrips: c.nstrips, nbuckets: c.nbuckets || c.nstrips, chunkSize: c.chunkSize || 2 * 1024 * 1024 } : undefined;
-      const r = famfs.createFile(c.path, c.size, { mode: c.mode, uid: c.uid, gid: c.gid, interleave });
-      refresh();
-      return { path: r.file.relpath, size: r.file.size, created: r.created };
-    },
-    mkdir: (m) => {
-      famfs.mkdir(m.path, { mode: m.mode, uid: m.uid, gid: m.gid, parents: m.parents });
-      refresh();
-    },
-    flush: (f) => {
-      const file = famfs.statFile(f.path);
-      if (f.invalidate) famfs.invalidateFile(file);
-      else famfs.flushFile(file);
-    },
-    setLogLevel: (level) => {
-      if (!Logger.isLevel(level)) throw new FamfsError('EINVAL', 'control', `unknown log level '${level}' (error, warn, info, debug)`);
-      log.level = level;
-    },
-    getMap: (path) => {
-      const file = famfs.statFile(path);
-      return { path: file.relpath, size: file.size, created: false, fmapJson: JSON.stringify(file.fmap) };
-    },
-  };
-  const control = await startControlServer(files.socket, handlers, (e) => log.error(`control: ${(e as Error).stack ?? String(e)}`));
-  const timer = req.refreshInterval > 0 ? setInterval(() => session.initialized && refresh(), req.refreshInterval * 1000) : undefined;
-  timer?.unref();
 
   const stopOnSignal = () => {
     log.info('signal: unmounting');
@@ -128,18 +70,31 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   process.on('SIGTERM', stopOnSignal);
   process.on('SIGINT', stopOnSignal);
 
-  // Ready when the mount answers: the kernel sends INIT, then our GETATTR.
+  const handlers = controlHandlers({ req, famfs, fuseFs, session, log });
+  let control: net.Server | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // Ready when the control socket listens, the mount answers (the kernel
+  // sends INIT, then our GETATTR) and the state is recorded; anything less
+  // is reported and unmounted.
+  let stage = 'the control socket';
+  let failed = false;
   try {
+    control = await startControlServer(files.socket, handlers, (e) => log.error(`control: ${(e as Error).stack ?? String(e)}`));
+    stage = 'the mount did not answer';
     await fs.promises.stat(req.mountpoint);
+    stage = 'the state file';
     const state: DaemonState = {
       pid: process.pid, device: req.device, mountpoint: req.mountpoint, systemUuid: req.systemUuid,
       fsUuid: famfs.sb.uuid, socket: files.socket, log: files.log,
     };
-    fs.writeFileSync(files.state, JSON.stringify(state), { mode: 0o600 });
+    writeState(files.state, state);
+    timer = req.refreshInterval > 0 ? setInterval(() => session.initialized && refreshAndInvalidate(fuseFs, session), req.refreshInterval * 1000) : undefined;
+    timer?.unref();
     log.info(`serving ${req.device} on ${req.mountpoint} as ${famfs.role}`);
     report('ready');
   } catch (e) {
-    report(`error the mount did not answer: ${(e as Error).message}`);
+    failed = true;
+    report(`error ${stage}: ${(e as Error).message}`);
     stopOnSignal();
   }
 
@@ -150,10 +105,9 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   }
   log.info('unmounted: stopping');
   if (timer) clearInterval(timer);
-  control.close();
-  fs.rmSync(files.state, { force: true });
-  fs.rmSync(files.socket, { force: true });
+  control?.close();
+  removeDaemonFiles(files, process.pid);
   transport.close();
   famfs.close();
-  return 0;
+  return failed ? 1 : 0;
 }

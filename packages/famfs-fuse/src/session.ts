@@ -1,4 +1,4 @@
-import { Errno, type ErrnoName, FamfsError, type FmapRecord } from '@famfs/core';
+import { Errno, type Famfs, FamfsError, type FmapRecord, fileBytesPerExtent } from '@famfs/core';
 import * as P from './protocol/index.js';
 import type { Attr, FamfsFuseFs, DirEntry } from './filesystem.js';
 import type { Logger } from './log.js';
@@ -17,6 +17,11 @@ export interface DaxdevInfo {
   path: string;
   uuid: string;
   size: number;
+}
+
+/** The primary device (index 0) of a file system opened from `path`. */
+export function primaryDaxdev(famfs: Famfs, path: string): DaxdevInfo {
+  return { index: 0, path, uuid: famfs.sb.devUuid, size: famfs.dev.size };
 }
 
 /**
@@ -38,6 +43,13 @@ export interface SessionOptions {
   maxWrite?: number;
   daxdevs: readonly DaxdevInfo[];
   log: Logger;
+  /**
+   * Ask for the famfs extension (DAX_FMAP) when the kernel offers it: only
+   * when the kernel can use the daxdevs we would name — a dax device in
+   * famfs mode. Over a file or a block device the kernel would fail every
+   * file with EIO, so READ/WRITE it is. Default false.
+   */
+  famfsMode?: boolean;
 }
 
 export interface SessionStats {
@@ -45,6 +57,8 @@ export interface SessionStats {
   errors: number;
   bytesRead: number;
   bytesWritten: number;
+  /** requests by operation name (READ, GET_FMAP …; OTHER opcodes by their name) */
+  ops: Record<string, number>;
 }
 
 /** A body to send (the parts of an iovec), or null: no reply at all. */
@@ -55,10 +69,7 @@ type Handler<K extends P.DecodedOp> = (s: Session, req: Extract<P.KnownRequest, 
 type Table = { [K in P.DecodedOp]?: Handler<K> };
 
 /** Operations famfs forbids: files are created by `famfs creat/cp`, never through the mount. */
-const FORBIDDEN = ['CREATE', 'MKNOD', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'LINK', 'SYMLINK'] as const;
-
-/** fuse_in_header (40) + fuse_read_in (40): every READ the kernel sends */
-const READ_MSG_LEN = 80;
+type ForbiddenOp = 'CREATE' | 'MKNOD' | 'UNLINK' | 'RMDIR' | 'RENAME' | 'RENAME2' | 'LINK' | 'SYMLINK';
 
 /** Opcodes that never get a reply. */
 const NO_REPLY = new Set<number>([P.Opcode.FORGET, P.Opcode.BATCH_FORGET, P.Opcode.INTERRUPT]);
@@ -69,32 +80,12 @@ const WANTED_FLAGS =
   P.InitFlag.READDIRPLUS_AUTO | P.InitFlag.PARALLEL_DIROPS | P.InitFlag.AUTO_INVAL_DATA | P.InitFlag.ASYNC_DIO |
   P.InitFlag.INIT_EXT | P.InitFlag.DIRECT_IO_ALLOW_MMAP | P.InitFlag.ATOMIC_O_TRUNC;
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const O_ACCMODE = 3;
-const O_TRUNC = 0o1000;
-/** setattr bits that change what famfs stores: size and ownership/permissions */
-const SETATTR_REFUSED = P.SetattrValid.SIZE | P.SetattrValid.MODE | P.SetattrValid.UID | P.SetattrValid.GID;
-
-interface Handle {
-  nodeid: bigint;
-  dir: boolean;
-  writable: boolean;
-}
-
 export class Session {
-  readonly stats: SessionStats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0 };
+  readonly stats: SessionStats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, ops: {} };
   private state: 'new' | 'ready' | 'stopped' = 'new';
   private famfsProfile: P.FamfsProfile | null = null;
-  private readonly handles = new Map<bigint, Handle>();
-  private nextFh = 1n;
   private closeAfterReply = false;
-  private readonly hdr = new Uint8Array(16);
-  /** debug logging names every request: the READ fast path is off then */
-  private get debug(): boolean {
-    return this.opts.log.enabled('debug');
-  }
-  private readonly hdrView = new DataView(this.hdr.buffer);
+  private readonly replyHeader = new P.ReplyHeader();
   private readonly maxWrite: number;
 
   constructor(
@@ -115,7 +106,7 @@ export class Session {
   }
 
   get openHandles(): number {
-    return this.handles.size;
+    return this.fs.openHandles;
   }
 
   /** Serve until the kernel unmounts (or the test peer hangs up). */
@@ -132,7 +123,13 @@ export class Session {
   /** Handle one message as read from the transport (synchronously: its buffer is reused after). */
   handle(msg: Uint8Array): void {
     this.stats.requests++;
-    if (this.state === 'ready' && msg.length === READ_MSG_LEN && !this.debug && this.fastRead(msg)) return;
+    if (this.state === 'ready') {
+      const read = P.decodePlainRead(msg);
+      if (read !== undefined) {
+        this.count('READ');
+        return this.read(read);
+      }
+    }
     let req: P.FuseRequest;
     try {
       req = P.decodeRequest(msg, { famfs: this.famfsProfile });
@@ -143,6 +140,7 @@ export class Session {
       return;
     }
     const h = req.header;
+    this.count(req.op === 'OTHER' ? req.name : req.op);
     if (req.op === 'INIT') {
       if (this.state !== 'new') return this.error(h.unique, Errno.EIO, 'INIT', 'second INIT');
     } else if (this.state !== 'ready') {
@@ -156,12 +154,12 @@ export class Session {
     if (handler === undefined) return this.error(h.unique, Errno.ENOSYS, req.op, 'not implemented');
     let reply: Reply;
     try {
-      reply = handler(this, req as never);
+      reply = handler(this, req);
     } catch (e) {
       return this.error(h.unique, this.errnoOf(e, req.op), req.op, e instanceof Error ? e.message : String(e));
     }
     if (this.opts.log.enabled('debug')) {
-      this.opts.log.debug(`${req.op} unique=${h.unique} nodeid=${h.nodeid} -> ${reply === null ? 'no reply' : `ok ${reply.reduce((n, p) => n + p.length, 0)} bytes`}`);
+      this.opts.log.debug(`${req.op} unique=${h.unique} nodeid=${h.nodeid} -> ${reply === null ? 'no reply' : `ok ${replyBytes(reply)} bytes`}`);
     }
     // Empty parts (an exhausted READDIR) are dropped: libuv's writev loop
     // sends a trailing zero-length iovec as a second write(2) — an empty
@@ -181,7 +179,7 @@ export class Session {
    */
   private writeReply(unique: bigint, op: string, parts: Uint8Array[]): void {
     try {
-      this.transport.write([this.outHeader(unique, parts), ...parts]);
+      this.transport.write([this.replyHeader.success(unique, parts), ...parts]);
     } catch (e) {
       this.opts.log.error(`${op} unique=${unique}: reply not delivered (${e instanceof Error ? e.message : String(e)}): answering EIO`);
       this.error(unique, Errno.EIO, op, 'reply not delivered');
@@ -189,48 +187,26 @@ export class Session {
   }
 
   /**
-   * fuse_out_header for a successful reply, in one buffer reused for every
-   * reply: the write that sends it is synchronous, so it is free again
-   * before the next reply (the protocol layer's encoder, tested byte for
-   * byte, makes a fresh one; this is the hot path's copy of it).
+   * READ, for every plain READ (the hot path, at every log level): no
+   * generic decoder objects, the same checks (decodePlainRead), the same file
+   * system call as any other request.
    */
-  private outHeader(unique: bigint, parts: readonly Uint8Array[]): Uint8Array {
-    let len = P.OutHeaderLayout.SIZE;
-    for (const p of parts) len += p.length;
-    this.hdrView.setUint32(0, len, true);
-    this.hdrView.setInt32(4, 0, true);
-    this.hdrView.setBigUint64(8, unique, true);
-    return this.hdr;
-  }
-
-  /**
-   * The hot path: a well-formed READ (80 bytes, no extensions, a handle we
-   * gave out for that inode) is answered without the generic decoder's
-   * objects — the same checks, done inline. Anything unusual returns false
-   * and takes the general path, which reports it.
-   */
-  private fastRead(msg: Uint8Array): boolean {
-    const dv = new DataView(msg.buffer, msg.byteOffset, READ_MSG_LEN);
-    if (dv.getUint32(4, true) !== P.Opcode.READ || dv.getUint32(0, true) !== READ_MSG_LEN || dv.getUint16(36, true) !== 0) return false;
-    const offHi = dv.getUint32(48 + 4, true);
-    if (offHi >= 0x200000) return false;
-    const unique = dv.getBigUint64(8, true);
-    const nodeid = dv.getBigUint64(16, true);
-    const fh = dv.getBigUint64(40, true);
-    const h = this.handles.get(fh);
-    if (h === undefined || h.nodeid !== nodeid || h.dir) return false;
-    const offset = offHi * 4294967296 + dv.getUint32(48, true);
-    const size = Math.min(dv.getUint32(56, true), this.maxWrite);
+  private read(r: P.PlainRead): void {
     let views: Uint8Array[];
     try {
-      views = this.fs.read(nodeid, offset, size);
+      views = this.fs.read(r.nodeid, r.fh, r.offset, Math.min(r.size, this.maxWrite));
     } catch (e) {
-      this.error(unique, this.errnoOf(e, 'READ'), 'READ', e instanceof Error ? e.message : String(e));
-      return true;
+      return this.error(r.unique, this.errnoOf(e, 'READ'), 'READ', e instanceof Error ? e.message : String(e));
     }
     for (const v of views) this.stats.bytesRead += v.length;
-    this.writeReply(unique, 'READ', views);
-    return true;
+    if (this.opts.log.enabled('debug')) {
+      this.opts.log.debug(`READ unique=${r.unique} nodeid=${r.nodeid} fh=${r.fh} offset=${r.offset} size=${r.size} -> ok ${replyBytes(views)} bytes`);
+    }
+    this.writeReply(r.unique, 'READ', views);
+  }
+
+  private count(op: string): void {
+    this.stats.ops[op] = (this.stats.ops[op] ?? 0) + 1;
   }
 
   /** A request whose body (or header) does not decode: EINVAL if we can tell whom to answer. */
@@ -245,12 +221,25 @@ export class Session {
     this.transport.write([P.encodeErrorReply(unique, Errno.EINVAL)]);
   }
 
+  /**
+   * The errno a failed handler's reply carries. The kernel takes only 1..511
+   * in a reply (it refuses the write otherwise and the request would hang):
+   * anything else is logged and sent as ERANGE, as libfuse does.
+   */
   private errnoOf(e: unknown, op: string): number {
-    if (e instanceof FamfsError) return Math.min(Math.max(e.errno, 1), 511);
-    if (e instanceof P.EncodeError) return Errno[e.errno as ErrnoName] ?? Errno.EINVAL;
-    if (e instanceof P.ProtocolError) return Errno.EINVAL;
-    this.opts.log.error(`${op}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    return Errno.EIO;
+    let errno: number;
+    if (e instanceof FamfsError) errno = e.errno;
+    else if (e instanceof P.EncodeError) errno = Errno[e.errno];
+    else if (e instanceof P.ProtocolError) errno = Errno.EINVAL;
+    else {
+      this.opts.log.error(`${op}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      return Errno.EIO;
+    }
+    if (!Number.isInteger(errno) || errno < 1 || errno > P.MAX_REPLY_ERRNO) {
+      this.opts.log.error(`${op}: errno ${errno} cannot be sent to the kernel: answering ERANGE`);
+      return Errno.ERANGE;
+    }
+    return errno;
   }
 
   private error(unique: bigint, errno: number, op: string, why: string): void {
@@ -308,30 +297,19 @@ export class Session {
     return P.encodeAttrOut({ attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a) });
   }
 
-  openHandle(nodeid: bigint, dir: boolean, writable: boolean): bigint {
-    const fh = this.nextFh++;
-    this.handles.set(fh, { nodeid, dir, writable });
-    if (!dir) this.opts.handles?.opened(fh, nodeid, writable);
-    return fh;
+  /** OPEN gave out `fh` (its reply is not written yet): tell the HandleObserver. */
+  handleOpened(fh: bigint, nodeid: bigint): void {
+    this.opts.handles?.opened(fh, nodeid, this.fs.handle(fh, nodeid, false).writable);
   }
 
-  /** The handle a request names; EBADF for one we never gave out or that belongs to another inode. */
-  handleOf(fh: bigint, nodeid: bigint, dir: boolean): Handle {
-    const h = this.handles.get(fh);
-    if (h === undefined || h.nodeid !== nodeid || h.dir !== dir) {
-      throw new FamfsError('EBADF', 'handle', `unknown ${dir ? 'directory' : 'file'} handle ${fh} for nodeid ${nodeid}`);
-    }
-    return h;
-  }
-
-  closeHandle(fh: bigint, nodeid: bigint, dir: boolean): void {
-    this.handleOf(fh, nodeid, dir);
-    if (!dir) this.opts.handles?.released(fh);
-    this.handles.delete(fh);
+  /** RELEASE of `fh`, before the handle goes and before the reply: tell the HandleObserver. */
+  handleReleased(fh: bigint, nodeid: bigint): void {
+    this.fs.handle(fh, nodeid, false); // EBADF for a handle that is not ours: nothing to withdraw
+    this.opts.handles?.released(fh);
   }
 
   negotiate(kin: P.InitIn): P.InitNegotiation {
-    return P.negotiateInit(kin, { wanted: WANTED_FLAGS, famfs: P.FamfsProfiles[this.opts.profile], maxWrite: this.maxWrite });
+    return P.negotiateInit(kin, { wanted: WANTED_FLAGS, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null, maxWrite: this.maxWrite });
   }
 
   initDone(famfs: P.FamfsProfile | null): void {
@@ -354,6 +332,12 @@ export class Session {
   }
 }
 
+function replyBytes(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
 function nsecOf(t: number): number {
   return Math.floor((t - Math.floor(t)) * 1e9);
 }
@@ -366,19 +350,11 @@ function wireAttr(a: Attr): P.Attr {
   };
 }
 
-/** core's fmap as GET_FMAP lays it out. */
+/** core's fmap as GET_FMAP lays it out (core says how many bytes each extent holds). */
 function fuseFmap(fmap: FmapRecord, size: number): P.FuseFmap {
   if (fmap.type === 'simple') return { type: 'simple', extents: fmap.extents };
-  let base = 0;
-  return {
-    type: 'interleave',
-    extents: fmap.extents.map((ie) => {
-      const cap = ie.nstrips * (ie.strips[0]?.len ?? 0);
-      const nbytes = Math.max(0, Math.min(cap, size - base));
-      base += cap;
-      return { chunkSize: ie.chunkSize, nbytes, strips: ie.strips };
-    }),
-  };
+  const nbytes = fileBytesPerExtent(fmap, size);
+  return { type: 'interleave', extents: fmap.extents.map((ie, i) => ({ chunkSize: ie.chunkSize, nbytes: nbytes[i] ?? 0, strips: ie.strips })) };
 }
 
 function direntType(e: DirEntry): number {
@@ -391,86 +367,91 @@ function listingFrom(s: Session, nodeid: bigint, offset: number): DirEntry[] {
   return offset < all.length ? all.slice(offset) : [];
 }
 
-function forbidden(_s: Session, req: { op: (typeof FORBIDDEN)[number] }): Reply {
+function forbidden(_s: Session, req: { op: ForbiddenOp }): Reply {
   throw new FamfsError('EPERM', req.op, `${req.op}: famfs files are made with famfs creat/cp and never removed or renamed`);
 }
 
+/**
+ * The op table: decode → one file-system call → encode. Each entry names the
+ * replies it may send (as libfuse's "Valid replies"); any handler may also
+ * fail, which the dispatcher sends as an errno reply.
+ */
 const TABLE: Table = {
+  // fuse_init_out (or, for an old major, a bare init_out asking for a retry); EPROTO
   INIT: (s, req) => {
     const neg = s.negotiate(req.arg);
-    if (neg.kind === 'unsupported') throw new FamfsError('EIO', 'INIT', neg.reason);
+    if (neg.kind === 'unsupported') throw new FamfsError('EPROTO', 'INIT', neg.reason);
     if (neg.kind === 'retry-major') return [P.encodeInitOut(neg.out)];
     s.initDone(neg.famfs);
     return [P.encodeInitOut(neg.out)];
   },
+  // empty
   DESTROY: (s) => {
     s.stop();
     return EMPTY;
   },
+  // fuse_entry_out
   LOOKUP: (s, req) => [s.entryOut(s.fs.lookup(req.header.nodeid, req.arg.name))],
+  // none
   FORGET: (s, req) => {
     s.fs.forget(req.header.nodeid, req.arg.nlookup);
     return null;
   },
+  // none
   BATCH_FORGET: (s, req) => {
     for (const f of req.arg.forgets) s.fs.forget(f.nodeid, f.nlookup);
     return null;
   },
-  INTERRUPT: () => null, // every handler answers synchronously: nothing is ever in flight to interrupt
+  // none: every handler answers synchronously, nothing is ever in flight to interrupt
+  INTERRUPT: () => null,
+  // fuse_attr_out
   GETATTR: (s, req) => [s.attrOut(s.fs.getattr(req.header.nodeid))],
+  // fuse_attr_out
   SETATTR: (s, req) => {
-    const a = req.arg;
-    if (a.valid & SETATTR_REFUSED) {
-      throw new FamfsError('EPERM', 'SETATTR', 'famfs files have a fixed size, mode and owner');
-    }
-    // times (touch) are accepted and not stored: famfs keeps no times
-    return [s.attrOut(s.fs.getattr(req.header.nodeid))];
+    const v = req.arg.valid;
+    const change = { size: (v & P.SetattrValid.SIZE) !== 0, mode: (v & P.SetattrValid.MODE) !== 0, owner: (v & (P.SetattrValid.UID | P.SetattrValid.GID)) !== 0 };
+    return [s.attrOut(s.fs.setattr(req.header.nodeid, change))];
   },
+  // fuse_open_out
   OPEN: (s, req) => {
-    const id = req.header.nodeid;
-    s.fs.fileOf(id);
-    const acc = req.arg.flags & O_ACCMODE;
-    const writable = acc !== 0;
-    if (req.arg.flags & O_TRUNC) throw new FamfsError('EPERM', 'OPEN', 'famfs files cannot be truncated');
-    if (writable && s.fs.isClient) throw new FamfsError('EROFS', 'OPEN', 'this host is a famfs client: files are read-only');
-    if (writable && s.fs.isMeta(id)) throw new FamfsError('EPERM', 'OPEN', 'the famfs meta files are read-only through the mount');
-    return [P.encodeOpenOut({ fh: s.openHandle(id, false, writable), openFlags: s.openFlags() })];
+    const fh = s.fs.open(req.header.nodeid, req.arg.flags);
+    s.handleOpened(fh, req.header.nodeid);
+    return [P.encodeOpenOut({ fh, openFlags: s.openFlags() })];
   },
+  // data (a READ that is not plain — extensions — comes here; plain ones take Session.read)
   READ: (s, req) => {
-    s.handleOf(req.arg.fh, req.header.nodeid, false);
-    const size = Math.min(req.arg.size, s.maxReadSize);
-    const views = s.fs.read(req.header.nodeid, req.arg.offset, size);
+    const views = s.fs.read(req.header.nodeid, req.arg.fh, req.arg.offset, Math.min(req.arg.size, s.maxReadSize));
     for (const v of views) s.stats.bytesRead += v.length;
     return views;
   },
+  // fuse_write_out
   WRITE: (s, req) => {
-    const h = s.handleOf(req.arg.fh, req.header.nodeid, false);
-    if (!h.writable) throw new FamfsError('EBADF', 'WRITE', 'file handle is not open for writing');
-    const n = s.fs.write(req.header.nodeid, req.arg.offset, req.arg.data);
+    const n = s.fs.write(req.header.nodeid, req.arg.fh, req.arg.offset, req.arg.data);
     s.stats.bytesWritten += n;
     return [P.encodeWriteOut(n)];
   },
+  // empty
   FLUSH: (s, req) => {
-    s.handleOf(req.arg.fh, req.header.nodeid, false);
+    s.fs.handle(req.arg.fh, req.header.nodeid, false);
     return EMPTY;
   },
+  // empty: every WRITE was written back to the device before it was answered
   FSYNC: (s, req) => {
-    s.handleOf(req.arg.fh, req.header.nodeid, false);
-    return EMPTY; // every WRITE was flushed to the device before it was answered
-  },
-  RELEASE: (s, req) => {
-    s.closeHandle(req.arg.fh, req.header.nodeid, false);
+    s.fs.handle(req.arg.fh, req.header.nodeid, false);
     return EMPTY;
   },
-  OPENDIR: (s, req) => {
-    const a = s.fs.getattr(req.header.nodeid);
-    if ((a.mode & S_IFMT) !== S_IFDIR) throw new FamfsError('ENOTDIR', 'OPENDIR', 'not a directory');
-    // Directories only grow, and a refresh that adds entries invalidates the
-    // parent's cached pages: the kernel may keep listings (find, ls -R twice).
-    return [P.encodeOpenOut({ fh: s.openHandle(req.header.nodeid, true, false), openFlags: s.dirOpenFlags() })];
+  // empty
+  RELEASE: (s, req) => {
+    s.handleReleased(req.arg.fh, req.header.nodeid);
+    s.fs.release(req.arg.fh, req.header.nodeid, false);
+    return EMPTY;
   },
+  // fuse_open_out. Directories only grow, and a refresh that adds entries
+  // invalidates the parent's cached pages: the kernel may keep listings.
+  OPENDIR: (s, req) => [P.encodeOpenOut({ fh: s.fs.opendir(req.header.nodeid), openFlags: s.dirOpenFlags() })],
+  // dirents
   READDIR: (s, req) => {
-    s.handleOf(req.arg.fh, req.header.nodeid, true);
+    s.fs.handle(req.arg.fh, req.header.nodeid, true);
     const start = req.arg.offset;
     const list = listingFrom(s, req.header.nodeid, start);
     const packed = P.packDirents(
@@ -479,8 +460,9 @@ const TABLE: Table = {
     );
     return [packed.bytes];
   },
+  // direntplus records
   READDIRPLUS: (s, req) => {
-    s.handleOf(req.arg.fh, req.header.nodeid, true);
+    s.fs.handle(req.arg.fh, req.header.nodeid, true);
     const start = req.arg.offset;
     // only as many entries as can fit: each carries a lookup the kernel will FORGET
     const list = listingFrom(s, req.header.nodeid, start).slice(0, Math.ceil(req.arg.size / 160) + 1);
@@ -492,23 +474,25 @@ const TABLE: Table = {
     for (const e of list.slice(0, packed.count)) if (e.name !== '.' && e.name !== '..') s.fs.rememberLookup(e.ino);
     return [packed.bytes];
   },
+  // empty
   RELEASEDIR: (s, req) => {
-    s.closeHandle(req.arg.fh, req.header.nodeid, true);
+    s.fs.release(req.arg.fh, req.header.nodeid, true);
     return EMPTY;
   },
+  // empty
   FSYNCDIR: (s, req) => {
-    s.handleOf(req.arg.fh, req.header.nodeid, true);
+    s.fs.handle(req.arg.fh, req.header.nodeid, true);
     return EMPTY;
   },
+  // fuse_statfs_out
   STATFS: (s) => [P.encodeStatfsOut(s.fs.statfs())],
+  // empty
   ACCESS: (s, req) => {
-    s.fs.getattr(req.header.nodeid);
-    // default_permissions makes the kernel check modes; a client is read-only for root too
-    if (req.arg.mask & 2 && s.fs.isClient) throw new FamfsError('EROFS', 'ACCESS', 'this host is a famfs client');
+    s.fs.access(req.header.nodeid, req.arg.mask);
     return EMPTY;
   },
   // famfs has no extended attributes. ENOSYS makes the kernel stop asking for
-  // the rest of the mount (ls -l asks for two per file).
+  // the rest of the mount (ls -l asks for two per file). Replies: ENOSYS only.
   GETXATTR: () => {
     throw new FamfsError('ENOSYS', 'GETXATTR', 'famfs has no extended attributes');
   },
@@ -518,10 +502,12 @@ const TABLE: Table = {
   REMOVEXATTR: () => {
     throw new FamfsError('ENOSYS', 'REMOVEXATTR', 'famfs has no extended attributes');
   },
+  // fuse_entry_out
   MKDIR: (s, req) => {
     const a = req.arg;
     return [s.entryOut(s.fs.mkdir(req.header.nodeid, a.name, a.mode & ~a.umask & 0o7777, req.header.uid, req.header.gid))];
   },
+  // EPERM only
   CREATE: forbidden,
   MKNOD: forbidden,
   UNLINK: forbidden,
@@ -530,12 +516,15 @@ const TABLE: Table = {
   RENAME2: forbidden,
   LINK: forbidden,
   SYMLINK: forbidden,
+  // empty
   SYNCFS: () => EMPTY,
+  // fuse_famfs_fmap_header + extents
   GET_FMAP: (s, req) => {
     const m = s.fs.getFmap(req.header.nodeid);
     const fileType = m.fileType === 'superblock' ? P.FamfsFileType.SUPERBLOCK : m.fileType === 'log' ? P.FamfsFileType.LOG : P.FamfsFileType.REG;
     return [P.encodeGetFmapReply({ fileType, fileSize: m.size, fmap: fuseFmap(m.fmap, m.size) }, { maxSize: req.arg.size })];
   },
+  // fuse_daxdev_out
   GET_DAXDEV: (s, req) => {
     const d = s.daxdev(req.arg.daxdevNum);
     if (d === undefined) throw new FamfsError('ENODEV', 'GET_DAXDEV', `no daxdev with index ${req.arg.daxdevNum}`);

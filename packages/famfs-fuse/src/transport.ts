@@ -66,7 +66,7 @@ class FdTransport implements Transport {
             // ENODEV: unmounted; EBADF: closed under us; ECONNRESET: peer gone
             if (code === 'ENODEV' || code === 'EBADF' || code === 'ECONNRESET') return this.finish?.();
             this.stopWatch?.();
-            return reject(e);
+            return reject(e instanceof Error ? e : new Error(String(e)));
           }
           if (n === 0) return this.finish?.(); // a socket peer hung up
           try {
@@ -83,7 +83,7 @@ class FdTransport implements Transport {
       try {
         this.stopWatch = native.watchReadable(this.fd, drain);
       } catch (e) {
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
         return;
       }
       drain();

@@ -1,39 +1,54 @@
 import * as nodefs from 'node:fs';
 import * as path from 'node:path';
-import { FamfsError, type InterleaveParams, parentOf } from '@famfs/core';
+import { FamfsError, type InterleaveRequest, describeErrno, fromSystemError, parentOf, relpathProblem, usageError } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseMode, parseUint } from '../sizes.js';
+import { parseMode, parseUint, text } from '../sizes.js';
 import { Progress } from '../progress.js';
 import { interleaveOf, withInterleaveOptions } from './creat.js';
 import type { CommandSpec } from './spec.js';
+import { itemFailure } from '../failures.js';
+import { escapeName } from '../terminal.js';
 
 export interface CpContext {
   sources: string[];
   dest: string;
   recursive: boolean;
+  /** -c: compare the famfs copy with the source instead of copying */
+  compare: boolean;
   /** 0: the source's mode */
   mode: number;
   uid?: number;
   gid?: number;
-  interleave?: InterleaveParams;
+  interleave?: InterleaveRequest;
   verbose: boolean;
 }
 
-/** Show a progress bar for copies of at least this much (when stdout is a terminal). */
+/** Show a progress bar for copies of at least this much (when stderr is a terminal). */
 const PROGRESS_MIN = 64 * 1024 * 1024;
+/** Compare in pieces of this much. */
+const COMPARE_PIECE = 8 * 1024 * 1024;
+
+/** One file copied (or compared): upstream prints `famfs cp: 100%: DEST` per file with -v. */
+interface Tally {
+  errs: number;
+}
 
 /**
  * Copy one local file into famfs. An existing destination of the same size
  * is overwritten in place (cp is restartable); a different size is an
- * error. On an unmounted device the data is read straight into device
- * memory and flushed.
+ * error. On an unmounted device the data goes straight into device memory.
  */
-export async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, c: CpContext, st: nodefs.Stats): Promise<void> {
-  await b.createFile(rel, st.size, { mode: c.mode !== 0 ? c.mode : st.mode & 0o777, uid: c.uid, gid: c.gid, interleave: c.interleave });
-  const fd = nodefs.openSync(src, 'r');
+async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, mode: number, c: CpContext, st: nodefs.Stats): Promise<void> {
+  await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave });
+  let fd: number;
+  try {
+    fd = nodefs.openSync(src, 'r');
+  } catch (e) {
+    throw fromSystemError(e, 'cp', src);
+  }
   const bar = io.isTty && st.size >= PROGRESS_MIN ? new Progress(io, `famfs cp: ${b.display(rel)}`, st.size) : undefined;
   try {
     // an emulated device (image file): the kernel copies, as coreutils cp does
@@ -52,85 +67,167 @@ export async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string
   }
 }
 
+/** `cp -c`: the famfs file's bytes equal the source's (a missing destination is made first, as upstream does). */
+async function compareFileIn(b: Backend, src: string, rel: string, mode: number, c: CpContext, st: nodefs.Stats): Promise<boolean> {
+  if ((await b.lookup(rel)) === undefined) await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave });
+  const e = await b.lookup(rel);
+  if (e?.kind !== 'file' || e.size !== st.size) return false;
+  const fd = nodefs.openSync(src, 'r');
+  const piece = Buffer.alloc(Math.min(COMPARE_PIECE, Math.max(st.size, 1)));
+  let same = true;
+  try {
+    await b.readAll(rel, (v, off) => {
+      for (let done = 0; done < v.length; ) {
+        const want = Math.min(piece.length, v.length - done);
+        const n = nodefs.readSync(fd, piece, 0, want, off + done);
+        if (n !== want || Buffer.compare(piece.subarray(0, n), v.subarray(done, done + n)) !== 0) {
+          same = false;
+          return false;
+        }
+        done += n;
+      }
+      return true;
+    });
+  } finally {
+    nodefs.closeSync(fd);
+  }
+  return same;
+}
+
 export const cpSpec: CommandSpec<CpContext> = {
   command: () =>
     withInterleaveOptions(
       new Command('cp')
-        .description('Copy files (and with -r, trees) from the local file system into famfs')
+        .description('Copy files (and with -r, the contents of directories) from the local file system into famfs')
         .argument('<paths...>', 'sources then the famfs destination')
-        .option('-r, --recursive', 'copy directories recursively')
-        .option('-m, --mode <octal>', 'mode of the new files (default: the source mode)')
+        .option('-r, --recursive', "copy a directory's contents into DEST (made if missing)")
+        .option('-c, --compare', 'compare the famfs copies with the sources instead of copying')
+        .option('-m, --mode <octal>', 'mode of files named on the command line (default: the source mode)')
         .option('-u, --uid <uid>', 'owner uid (default: yours)')
         .option('-g, --gid <gid>', 'owner gid (default: yours)')
-        .option('-t, --threadct <n>', 'accepted for compatibility')
+        .option('-t, --threadct <n>', 'accepted for compatibility (files are copied one after another)')
         .option('-v, --verbose', 'print each file copied'),
     ),
   context: (args, o) => {
-    const all = (Array.isArray(args[0]) ? (args[0] as unknown as string[]) : args) ?? [];
-    if (all.length < 2) throw new FamfsError('EINVAL', 'cp', 'famfs cp error: source and dest args required');
+    const all = Array.isArray(args[0]) ? (args[0] as string[]) : args;
+    const dest = all[all.length - 1];
+    if (all.length < 2 || dest === undefined) throw usageError('cp', 'famfs cp error: source and dest args required');
     return {
       sources: all.slice(0, -1),
-      dest: all[all.length - 1]!,
+      dest,
       recursive: o.recursive === true,
-      mode: o.mode === undefined ? 0 : parseMode(String(o.mode)) & ~process.umask(),
-      uid: o.uid === undefined ? undefined : parseUint(String(o.uid), 'uid'),
-      gid: o.gid === undefined ? undefined : parseUint(String(o.gid), 'gid'),
+      compare: o.compare === true,
+      mode: o.mode === undefined ? 0 : parseMode(text(o.mode, 'mode')) & ~process.umask(),
+      uid: o.uid === undefined ? undefined : parseUint(text(o.uid, 'uid'), 'uid'),
+      gid: o.gid === undefined ? undefined : parseUint(text(o.gid, 'gid'), 'gid'),
       interleave: interleaveOf(o, 'cp'),
       verbose: o.verbose === true,
     };
   },
+  /**
+   * upstream's rules (famfs_cp_multi): a file source goes to DEST/basename
+   * when DEST is a directory, else to DEST itself (one source only); with
+   * -r a directory source's CONTENTS go into DEST (made, with the source
+   * directory's mode, if missing) — never DEST/SRC — and each file under it
+   * takes its directory's mode. Per-file problems (an empty or unreadable
+   * source, a directory without -r, a path too long for the log) are
+   * reported and the rest is copied (exit 1); a source that cannot be
+   * stat'ed or a failed create stops the copy (exit 1), a source that is
+   * not a file or directory stops it with EINVAL (22).
+   */
   run: (io: CliIo, g: GlobalOptions, c: CpContext) =>
     withBackend(io, g, 'cp', [c.dest], true, async (b) => {
-      let errs = 0;
+      const t: Tally = { errs: 0 };
       const dest = b.rel(c.dest);
-      const isDir = async (rel: string) => rel === '' || (await b.lookup(rel))?.kind === 'dir';
-      const destIsDir = await isDir(dest);
-      if ((c.sources.length > 1 || c.recursive) && !destIsDir) {
-        if ((await b.lookup(dest)) !== undefined) {
-          throw new FamfsError('ENOTDIR', 'cp', `cp: destination (${c.dest}) exists and is not a directory`);
-        }
-        if (!c.recursive) throw new FamfsError('ENOENT', 'cp', `cp: destination directory (${c.dest}) does not exist`);
+      const destEntry = dest === '' ? { kind: 'dir' as const } : await b.lookup(dest);
+      const destIsDir = destEntry?.kind === 'dir';
+      if (destEntry !== undefined && !destIsDir && (c.sources.length > 1 || c.recursive)) {
+        throw new FamfsError('ENOTDIR', 'cp', `cp: Error: destination (${c.dest}) exists and is not a directory`, { kind: 'usage' });
       }
-      const copyTree = async (src: string, to: string, st: nodefs.Stats): Promise<void> => {
-        if (!(await isDir(to))) await b.mkdir(to, { mode: st.mode & 0o777, uid: c.uid, gid: c.gid });
-        for (const name of nodefs.readdirSync(src).sort()) await copyOne(path.join(src, name), `${to}/${name}`);
-      };
-      const copyOne = async (src: string, to: string): Promise<void> => {
-        const st = nodefs.statSync(src);
-        if (st.isDirectory()) {
-          if (!c.recursive) {
-            io.err(`famfs cp: -r not specified; omitting directory '${src}'\n`);
-            errs++;
-            return;
-          }
-          return copyTree(src, to, st);
+      if (destEntry === undefined) {
+        const parent = parentOf(dest);
+        if (parent !== '' && (await b.lookup(parent))?.kind !== 'dir') {
+          throw new FamfsError('ENOENT', 'cp', `cp: Error: the parent of the destination (${c.dest}) is not a directory in famfs`, { kind: 'usage' });
         }
-        if (!st.isFile()) throw new FamfsError('EINVAL', 'cp', `cp: skipping '${src}': not a regular file or directory`, src);
-        if (st.size === 0) {
-          io.err(`famfs cp: skipping empty file '${src}' (famfs files have a fixed, non-zero size)\n`);
-          errs++;
+        if (c.sources.length > 1 && !c.recursive) throw new FamfsError('ENOENT', 'cp', `cp: Error: destination directory (${c.dest}) does not exist`, { kind: 'usage' });
+      }
+
+      // every message here starts "cp: " (system errors too: fromSystemError names the op)
+      const fail = (e: unknown, what: string): void => {
+        io.err(`famfs ${itemFailure(e, 'cp', what).message}\n`);
+        t.errs++;
+      };
+      /** A regular file to `to` with `mode`: problems with this one file are reported and counted. */
+      const oneFile = async (src: string, to: string, mode: number, st: nodefs.Stats): Promise<void> => {
+        const shown = b.display(to);
+        const long = relpathProblem(to);
+        if (long !== undefined) return fail(new FamfsError(long.code, 'cp', `cp: skipping ${escapeName(src)}: ${long.message}`), src);
+        if (st.size === 0) return fail(new FamfsError('EINVAL', 'cp', `cp: skipping empty file '${escapeName(src)}' (famfs files have a fixed, non-zero size)`), src);
+        try {
+          nodefs.accessSync(src, nodefs.constants.R_OK);
+        } catch (e) {
+          return fail(e, src);
+        }
+        if (c.compare) {
+          if (await compareFileIn(b, src, to, mode, c, st)) {
+            if (c.verbose) io.out(`famfs compare: 100%: ${escapeName(shown)}\n`);
+          } else fail(new FamfsError('EIO', 'cp', `cp: compare: ${escapeName(shown)} differs from ${escapeName(src)}`), src);
           return;
         }
-        await copyFileIn(b, io, src, to, c, st);
-        if (c.verbose) io.out(`famfs cp: 100%: ${b.display(to)}\n`);
+        await copyFileIn(b, io, src, to, mode, c, st);
+        if (c.verbose) io.out(`famfs cp: 100%: ${escapeName(shown)}\n`);
       };
+      /** The contents of directory `src` into famfs directory `to` (made if missing, with `dirMode`). */
+      const tree = async (src: string, to: string, dirMode: number): Promise<void> => {
+        const have = to === '' ? { kind: 'dir' as const } : await b.lookup(to);
+        if (have === undefined) await b.mkdir(to, { mode: dirMode, uid: c.uid, gid: c.gid });
+        else if (have.kind !== 'dir') return fail(new FamfsError('ENOTDIR', 'cp', `cp: ${b.display(to)} exists and is not a directory`), src);
+        let names: string[];
+        try {
+          names = nodefs.readdirSync(src).sort();
+        } catch (e) {
+          return fail(e, src);
+        }
+        for (const name of names) {
+          const s = path.join(src, name);
+          const child = to === '' ? name : `${to}/${name}`;
+          let st: nodefs.Stats;
+          try {
+            st = nodefs.statSync(s);
+          } catch (e) {
+            fail(e, s);
+            continue;
+          }
+          if (st.isDirectory()) await tree(s, child, st.mode & 0o777);
+          else if (st.isFile()) await oneFile(s, child, dirMode, st); // upstream: the directory's mode
+          else fail(new FamfsError('EINVAL', 'cp', `cp: skipping '${escapeName(s)}': not a regular file or directory`), s);
+        }
+      };
+
       for (const src of c.sources) {
         let st: nodefs.Stats;
         try {
           st = nodefs.statSync(src);
-        } catch {
-          throw new FamfsError('ENOENT', 'cp', `cp: cannot stat '${src}': no such file or directory`, src);
+        } catch (e) {
+          const err = fromSystemError(e, 'cp', src);
+          throw new FamfsError(err.code, 'cp', `cp: cannot stat '${escapeName(src)}': ${describeErrno(err.code)}`, { path: src, kind: 'usage' });
         }
-        const base = path.basename(path.resolve(src));
-        if (destIsDir) await copyOne(src, dest === '' ? base : `${dest}/${base}`);
-        else if (st.isDirectory()) {
-          // cp -r srcdir newdir: newdir is made and receives srcdir's contents
-          if (!(await isDir(parentOf(dest)))) throw new FamfsError('ENOENT', 'cp', `cp: parent of ${c.dest} does not exist`);
-          await copyTree(src, dest, st);
-        } else await copyOne(src, dest);
+        if (st.isDirectory()) {
+          if (!c.recursive) {
+            fail(new FamfsError('EISDIR', 'cp', `cp: -r not specified; omitting directory '${escapeName(src)}'`), src);
+            continue;
+          }
+          await tree(src, dest, st.mode & 0o777);
+        } else if (st.isFile()) {
+          const to = destIsDir ? (dest === '' ? path.basename(src) : `${dest}/${path.basename(src)}`) : dest;
+          await oneFile(src, to, c.mode !== 0 ? c.mode : st.mode & 0o777, st);
+        } else {
+          // upstream stops the copy with EINVAL here (exit 22)
+          throw new FamfsError('EINVAL', 'cp', `cp: '${escapeName(src)}' is not a regular file or directory`, { path: src, exitStatus: 22 });
+        }
       }
-      return errs > 0 ? 1 : 0;
+      return t.errs > 0 ? 1 : 0;
     }),
-  // upstream: a failed file is exit 1 (an abort is -1, also 1)
+  // upstream: every failure is 1 (but for the one that says 22 itself)
   exitCode: () => 1,
 };

@@ -1,10 +1,11 @@
-import { FamfsError, type InterleaveParams, RandomStream, MAX_STRIPS } from '@famfs/core';
+import { FamfsError, type InterleaveRequest, RandomStream, MAX_STRIPS, usageError } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseMode, parseSize, parseUint } from '../sizes.js';
+import { parseMode, parseSize, parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
+import { itemFailure } from '../failures.js';
 
 export interface MultiCreate {
   path: string;
@@ -20,23 +21,23 @@ export interface CreatContext {
   gid?: number;
   randomize: boolean;
   seed?: number;
-  interleave?: InterleaveParams;
+  interleave?: InterleaveRequest;
   multi: MultiCreate[];
   verbose: boolean;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
-/** -N/-B/-C: any of them turns on interleave; the others take upstream's defaults. */
-export function interleaveOf(o: Record<string, unknown>, op: string): InterleaveParams | undefined {
+/** -N/-B/-C as given; defaults are core's (interleaveParams), applied where the file is created. */
+export function interleaveOf(o: Record<string, unknown>, op: string): InterleaveRequest | undefined {
   if (o.nstrips === undefined && o.nbuckets === undefined && o.chunksize === undefined) return undefined;
-  const nstrips = o.nstrips === undefined ? 1 : parseUint(String(o.nstrips), 'nstrips');
-  if (nstrips > MAX_STRIPS) throw new FamfsError('EINVAL', op, `famfs ${op} error: nstrips(${nstrips}) > ${MAX_STRIPS}`);
-  return {
-    nstrips,
-    nbuckets: o.nbuckets === undefined ? nstrips : parseUint(String(o.nbuckets), 'nbuckets'),
-    chunkSize: o.chunksize === undefined ? 2 * 1024 * 1024 : parseSize(String(o.chunksize), 'chunk size'),
+  const r: InterleaveRequest = {
+    nstrips: o.nstrips === undefined ? undefined : parseUint(text(o.nstrips, 'nstrips'), 'nstrips'),
+    nbuckets: o.nbuckets === undefined ? undefined : parseUint(text(o.nbuckets, 'nbuckets'), 'nbuckets'),
+    chunkSize: o.chunksize === undefined ? undefined : parseSize(text(o.chunksize, 'chunksize'), 'chunk size'),
   };
+  if (r.nstrips !== undefined && r.nstrips > MAX_STRIPS) throw new FamfsError('EINVAL', op, `famfs ${op} error: nstrips(${r.nstrips}) > ${MAX_STRIPS}`);
+  return r;
 }
 
 export function withInterleaveOptions(c: Command): Command {
@@ -48,14 +49,41 @@ export function withInterleaveOptions(c: Command): Command {
 
 function parseMulti(s: string): MultiCreate {
   const f = s.split(',').filter((x) => x !== '');
-  if (f.length < 2 || f.length > 3) throw new FamfsError('EINVAL', 'creat', `creat: bad --multi argument '${s}' (expected name,size[,seed])`);
-  return { path: f[0]!, size: parseSize(f[1]!, 'size'), seed: f[2] === undefined ? undefined : parseUint(f[2], 'seed') };
+  const [name, size, seed] = f;
+  if (name === undefined || size === undefined || f.length > 3) throw usageError('creat', `creat: bad --multi argument '${s}' (expected name,size[,seed])`);
+  return { path: name, size: parseSize(size, 'size'), seed: seed === undefined ? undefined : parseUint(seed, 'seed') };
 }
 
 /** Fill a file with the seeded stream that `famfs verify -S` checks. */
 export function randomizeFile(b: Backend, rel: string, seed: number): Promise<void> {
   const rs = new RandomStream(seed);
   return b.writeAll(rel, (buf) => rs.fill(buf));
+}
+
+/** upstream's range for -t/--threadct where it checks it (creat --multi, verify -m) */
+export const MAX_THREADCT = 256;
+
+/** -t/--threadct: 0..256, as upstream checks it; famfs-ts fills files one after another either way. */
+export function threadct(o: Record<string, unknown>, op: string): number | undefined {
+  if (o.threadct === undefined) return undefined;
+  const t = text(o.threadct, 'threadct');
+  const n = /^-?\d+$/.test(t.trim()) ? Number(t) : Number.NaN;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_THREADCT) throw usageError(op, `${op}: bad threadct: ${t} (0..${MAX_THREADCT})`);
+  return n;
+}
+
+/**
+ * The size to create `rel` with: as given; or, for an existing file when
+ * the size is 0 or not given, the file's own size (upstream: re-creating is
+ * a no-op that keeps the file, and `-M FILE,0,SEED` re-randomizes it). A new
+ * file needs a size.
+ */
+async function sizeFor(b: Backend, rel: string, size: number | undefined, shown: string): Promise<number> {
+  if (size !== undefined && size !== 0) return size;
+  const e = await b.lookup(rel);
+  if (e === undefined) throw new FamfsError('EINVAL', 'creat', `creat: ${shown}: Error: new file size=zero (give a size with -s)`, shown);
+  if (e.kind !== 'file') throw new FamfsError('EISDIR', 'creat', `creat: ${shown}: exists and is not a regular file`, shown);
+  return e.size;
 }
 
 export const creatSpec: CommandSpec<CreatContext> = {
@@ -70,23 +98,24 @@ export const creatSpec: CommandSpec<CreatContext> = {
         .option('-g, --gid <gid>', 'owner gid (default: yours)')
         .option('-r, --randomize', 'fill the file with pseudo-random data from --seed')
         .option('-S, --seed <n>', 'seed for --randomize (and for `famfs verify`)')
-        .option('-M, --multi <name,size[,seed]>', 'create several files (repeatable); a seed randomizes that file', collect, [])
-        .option('-t, --threadct <n>', 'accepted for compatibility (files are filled one after another)')
+        .option('-M, --multi <name,size[,seed]>', 'create several files (repeatable); size 0 keeps an existing file; a seed randomizes that file', collect, [])
+        .option('-t, --threadct <n>', '0..256, accepted for compatibility (files are filled one after another)')
         .option('-v, --verbose', 'say what was done'),
     ),
   context: (args, o) => {
-    const seed = o.seed === undefined ? undefined : parseUint(String(o.seed), 'seed');
-    if (seed !== undefined && o.randomize !== true) throw new FamfsError('EINVAL', 'creat', 'creat: Error seed (-S) without randomize (-r) argument');
+    const seed = o.seed === undefined ? undefined : parseUint(text(o.seed, 'seed'), 'seed');
+    if (seed !== undefined && o.randomize !== true) throw usageError('creat', 'creat: Error seed (-S) without randomize (-r) argument');
     const multi = (o.multi as string[]).map(parseMulti);
-    if (multi.length > 0 && seed !== undefined) throw new FamfsError('EINVAL', 'creat', 'creat: -S and --multi are incompatible');
+    if (multi.length > 0 && seed !== undefined) throw usageError('creat', 'creat: -S and --multi are incompatible');
     const interleave = interleaveOf(o, 'creat');
-    if (multi.length === 0 && args[0] === undefined) throw new FamfsError('EINVAL', 'creat', 'creat: Must specify filename');
+    threadct(o, 'creat');
+    if (multi.length === 0 && args[0] === undefined) throw usageError('creat', 'creat: Must specify filename');
     return {
       path: args[0],
-      size: o.size === undefined ? undefined : parseSize(String(o.size), 'size'),
-      mode: parseMode(String(o.mode)) & ~process.umask(),
-      uid: o.uid === undefined ? undefined : parseUint(String(o.uid), 'uid'),
-      gid: o.gid === undefined ? undefined : parseUint(String(o.gid), 'gid'),
+      size: o.size === undefined ? undefined : parseSize(text(o.size, 'size'), 'size'),
+      mode: parseMode(text(o.mode, 'mode')) & ~process.umask(),
+      uid: o.uid === undefined ? undefined : parseUint(text(o.uid, 'uid'), 'uid'),
+      gid: o.gid === undefined ? undefined : parseUint(text(o.gid, 'gid'), 'gid'),
       randomize: o.randomize === true,
       seed,
       interleave,
@@ -95,40 +124,36 @@ export const creatSpec: CommandSpec<CreatContext> = {
     };
   },
   run: (io: CliIo, g: GlobalOptions, c: CreatContext) => {
-    const paths = c.multi.length > 0 ? c.multi.map((m) => m.path) : [c.path!];
+    const paths = c.multi.length > 0 ? c.multi.map((m) => m.path) : [c.path ?? ''];
     return withBackend(io, g, 'creat', paths, true, async (b) => {
       const opts = { mode: c.mode, uid: c.uid, gid: c.gid, interleave: c.interleave };
       if (c.multi.length > 0) {
+        // upstream: every file is attempted; if any fails, none is randomized
+        // and the exit is the number that failed
         let errs = 0;
         let created = 0;
-        const made: MultiCreate[] = [];
+        const made: Array<MultiCreate & { rel: string }> = [];
         for (const m of c.multi) {
           try {
-            const r = await b.createFile(b.rel(m.path), m.size, opts);
+            const rel = b.rel(m.path);
+            const r = await b.createFile(rel, await sizeFor(b, rel, m.size, m.path), opts);
             if (r.created) created++;
-            made.push(m);
+            made.push({ ...m, rel });
           } catch (e) {
-            if (!(e instanceof FamfsError)) throw e;
-            io.err(`famfs creat: ${e.message}\n`);
+            io.err(`famfs creat: ${itemFailure(e, 'creat', m.path).message}\n`);
             errs++;
           }
         }
         io.out(`Create complete for ${created} of ${c.multi.length} files with ${errs} errs\n`);
         if (errs > 0) return Math.min(errs, 127);
         const toFill = made.filter((m) => m.seed !== undefined && m.seed !== 0);
-        for (const m of toFill) await randomizeFile(b, b.rel(m.path), m.seed!);
+        for (const m of toFill) await randomizeFile(b, m.rel, m.seed ?? 0);
         io.out(`Randomize complete for ${toFill.length} of ${c.multi.length} files with 0 errs\n`);
         return 0;
       }
-      const rel = b.rel(c.path!);
-      let size = c.size;
-      if (size === undefined) {
-        // upstream: without -s an existing file is a no-op; a new one needs a size
-        const n = await b.lookup(rel);
-        if (n?.kind !== 'file') throw new FamfsError('EINVAL', 'creat', `creat: ${c.path}: a new file needs a size (-s)`);
-        size = n.size;
-      }
-      const r = await b.createFile(rel, size, opts);
+      const shown = c.path ?? '';
+      const rel = b.rel(shown);
+      const r = await b.createFile(rel, await sizeFor(b, rel, c.size, shown), opts);
       if (c.verbose && !r.created) io.out(`creat: re-create (${b.display(rel)}) is nop\n`);
       if (c.randomize && c.seed !== undefined && c.seed !== 0) {
         await randomizeFile(b, rel, c.seed);
@@ -137,5 +162,6 @@ export const creatSpec: CommandSpec<CreatContext> = {
       return 0;
     });
   },
+  // upstream: a failed creat is 1; --multi exits with the number of files that failed
   exitCode: () => 1,
 };

@@ -1,19 +1,25 @@
 import * as nodefs from 'node:fs';
-import * as path from 'node:path';
-import { Errno, FamfsError, fsck, openDevice } from '@famfs/core';
-import { famfsMountOf, famfsMounts } from '@famfs/fuse';
+import { Errno, FamfsError, MAX_BUCKETS, fsck, fsckRepair, openDevice, usageError } from '@famfs/core';
+import { famfsMountOf, famfsMountsOfDevice } from '@famfs/fuse';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { formatReport, reportJson } from '../report.js';
 import { type GlobalOptions, systemUuidOf } from '../context.js';
 import type { CommandSpec } from './spec.js';
+import { parseUint, text } from '../sizes.js';
 
 export interface FsckContext {
   /** undefined: `famfs fsck -h` alone, which prints the help */
   device?: string;
+  /** the command's help text (for `famfs fsck -h` alone) */
+  help: string;
   human: boolean;
   verbose: boolean;
   json: boolean;
+  /** -B N: per-bucket usage */
+  buckets?: number;
+  /** --repair: fix what can be fixed without losing an entry, then check */
+  repair: boolean;
 }
 
 /**
@@ -22,15 +28,28 @@ export interface FsckContext {
  * collisions; a bad entry is an error here. No valid superblock or log
  * header: 1 (as upstream); a path that is not a device or image: EINVAL.
  */
-export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext, help: () => string): number {
+export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
   if (ctx.device === undefined) {
-    io.out(help());
+    io.out(ctx.help);
     return 0;
   }
   const systemUuid = systemUuidOf(io, g);
-  const dev = openDevice(deviceToCheck(ctx.device), { writable: false });
+  const target = deviceToCheck(ctx.device);
+  if (ctx.repair) {
+    if (target !== ctx.device) {
+      throw new FamfsError('EBUSY', 'fsck', `famfs fsck: --repair needs the unmounted device, not a mount (${ctx.device}): unmount it first`, ctx.device);
+    }
+    const rw = openDevice(target, { writable: true });
+    try {
+      const done = fsckRepair(rw);
+      io.err(done.length === 0 ? 'famfs fsck: --repair: nothing to repair\n' : done.map((d) => `famfs fsck: repaired: ${d}\n`).join(''));
+    } finally {
+      rw.close();
+    }
+  }
+  const dev = openDevice(target, { writable: false });
   try {
-    const report = fsck(dev, systemUuid);
+    const report = fsck(dev, systemUuid, { buckets: ctx.buckets });
     for (const p of report.badEntries) io.err(`famfs fsck: bad log ${p.message}\n`);
     // every other error too (a device smaller than recorded, collisions): a
     // non-zero exit always comes with a reason on stderr
@@ -59,16 +78,16 @@ function deviceToCheck(p: string): string {
   if (st?.isDirectory()) {
     const m = famfsMountOf(p);
     if (m !== undefined) return m.source;
+    // upstream: a path that is not in a mounted famfs (an unmounted mount point) is 1
+    throw usageError('fsck', `famfs fsck: ${p} is a directory that is not in a mounted famfs file system`);
   }
-  const abs = path.resolve(p);
-  const mounted = famfsMounts().find((m) => path.resolve(m.source) === abs);
+  // any alias of a mounted device (a symlink, another path to the image) is that device
+  const mounted = famfsMountsOfDevice(p)[0];
   if (mounted !== undefined) {
     throw new FamfsError('EBUSY', 'fsck', `famfs_fsck: error: cannot fsck by device (${p}) when mounted; fsck the mount point (${mounted.target}) instead`, p);
   }
   return p;
 }
-
-let helpText = (): string => '';
 
 export const fsckSpec: CommandSpec<FsckContext> = {
   command: () => {
@@ -81,17 +100,32 @@ export const fsckSpec: CommandSpec<FsckContext> = {
       .option('-v, --verbose', 'also print the layout of the log')
       .option('--json', 'print the report as JSON (for scripts)')
       .option('-m, --mmap', 'read the device through a mapping (the default; accepted for compatibility)')
-      .option('-f, --force', 'accepted for compatibility; fsck never writes');
-    helpText = () => cmd.helpInformation();
+      .option('-r, --read', 'accepted for compatibility (upstream: read with read(2); famfs-ts maps the device)')
+      .option('-f, --force', 'accepted for compatibility; fsck never writes (see --repair)')
+      .option('-B, --nbuckets <n>', 'also show how full each of N strided-allocation buckets is')
+      .option('--repair', 'first fix what can be fixed without losing an entry (log header counters); the device must be unmounted')
+      .option('-M, --set-daxmode', 'accepted for compatibility')
+      .option('-L, --load-module', 'accepted for compatibility')
+      .option('-F, --nofuse', 'accepted for compatibility')
+      .option('--fuse', 'accepted for compatibility')
+      .option('-D, --nodax', 'accepted for compatibility (famfs-ts maps the device directly)');
     return cmd;
   },
-  context: (args, o) => {
+  context: (args, o, cmd) => {
     const device = args[0];
     // upstream: "Must specify at least one dax device", a usage error (exit 1)
-    if (device === undefined && o.human !== true) throw new FamfsError('EINVAL', 'usage', 'fsck: must specify a device or image file');
-    return { device, human: o.human === true, verbose: o.verbose === true, json: o.json === true };
+    if (device === undefined && o.human !== true) throw usageError('fsck', 'fsck: must specify a device or image file');
+    if (o.read === true && o.mmap === true) throw usageError('fsck', 'Error: --mmap and --read are mutually exclusive');
+    const buckets = o.nbuckets === undefined ? undefined : parseUint(text(o.nbuckets, 'nbuckets'), 'nbuckets');
+    if (buckets !== undefined && (buckets < 1 || buckets > MAX_BUCKETS)) throw usageError('fsck', `fsck: --nbuckets ${buckets} is not in 1..${MAX_BUCKETS}`);
+    return {
+      device, help: cmd.helpInformation(), human: o.human === true, verbose: o.verbose === true, json: o.json === true,
+      buckets, repair: o.repair === true,
+    };
   },
-  run: (io, g, c) => runFsck(io, g, c, helpText),
+  run: (io, g, c) => runFsck(io, g, c),
+  // upstream: no valid superblock or log header, or a usage error, is 1; a
+  // path that is not a device or image is EINVAL; otherwise the errno
   exitCode: (e) =>
-    e.op === 'superblock' || e.op === 'log' || e.op === 'parse' || e.op === 'usage' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
+    e.kind === 'format' || e.kind === 'usage' ? 1 : e.code === 'EISDIR' || e.code === 'ENODEV' ? Errno.EINVAL : Math.min(Errno[e.code], 127),
 };

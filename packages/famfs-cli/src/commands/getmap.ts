@@ -1,4 +1,4 @@
-import { Errno, FamfsError } from '@famfs/core';
+import { Errno, FamfsError, type FmapRecord } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { withBackend } from '../backend.js';
@@ -58,7 +58,7 @@ export const getmapSpec: CommandSpec<GetmapContext> = {
     }),
 };
 
-function formatMap(path: string, size: number, fmap: import('@famfs/core').FmapRecord): string {
+function formatMap(path: string, size: number, fmap: FmapRecord): string {
   const L = [`File:     ${path}`, `\tsize:    ${size}`];
   if (fmap.type === 'simple') {
     L.push(`\textents: ${fmap.extents.length}`);

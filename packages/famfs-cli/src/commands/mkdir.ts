@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseMode, parseUint } from '../sizes.js';
+import { parseMode, parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 
 export interface MkdirContext {
@@ -27,9 +27,9 @@ export const mkdirSpec: CommandSpec<MkdirContext> = {
   context: (args, o) => ({
     path: args[0]!,
     parents: o.parents === true,
-    mode: parseMode(String(o.mode)),
-    uid: o.uid === undefined ? undefined : parseUint(String(o.uid), 'uid'),
-    gid: o.gid === undefined ? undefined : parseUint(String(o.gid), 'gid'),
+    mode: parseMode(text(o.mode, 'mode')),
+    uid: o.uid === undefined ? undefined : parseUint(text(o.uid, 'uid'), 'uid'),
+    gid: o.gid === undefined ? undefined : parseUint(text(o.gid, 'gid'), 'gid'),
     verbose: o.verbose === true,
   }),
   run: (io: CliIo, g: GlobalOptions, c: MkdirContext) =>

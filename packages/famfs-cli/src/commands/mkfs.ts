@@ -13,6 +13,7 @@ export interface MkfsContext {
   logLen: number;
   /** create the device as a sparse emulated image file of this size first */
   createSize?: number;
+  verbose: boolean;
   global: GlobalOptions;
 }
 
@@ -28,13 +29,21 @@ export function mkfsCommand(io: CliIo, run: (ctx: MkfsContext) => void): Command
     .option('-l, --loglen <size>', 'log length: a power of two >= 8m (k/m/g suffixes, 0x hex)', '8m')
     .option('--create-size <size>', 'first create <memdevice> as a sparse image file of this size (an emulated device)')
     .option('--system-uuid <uuid>', 'act as this host (default: $FAMFS_SYSTEM_UUID or /opt/famfs/system_uuid)')
-    .action((device: string, o: { force?: boolean; kill?: boolean; loglen: string; createSize?: string; systemUuid?: string }) => {
+    .option('-v, --verbose', 'say what is done')
+    // upstream's options about how its C tools reach the device; famfs-ts
+    // always maps the device itself and is always the FUSE kind of famfs
+    .option('-D, --nodax', 'accepted for compatibility (famfs-ts maps the device directly)')
+    .option('-M, --set-daxmode', 'accepted for compatibility (the dax device is switched to famfs mode at mount)')
+    .option('-F, --nofuse', 'accepted for compatibility (the format is the same for every mode)')
+    .option('--fuse', 'accepted for compatibility (famfs-ts is always FUSE famfs)')
+    .action((device: string, o: { force?: boolean; kill?: boolean; loglen: string; createSize?: string; systemUuid?: string; verbose?: boolean }) => {
       const ctx: MkfsContext = {
         device,
         force: o.force === true,
         kill: o.kill === true,
         logLen: parseSize(o.loglen, 'log length'),
         createSize: o.createSize === undefined ? undefined : parseSize(o.createSize, 'device size'),
+        verbose: o.verbose === true,
         global: { systemUuid: o.systemUuid },
       };
       run(ctx);
@@ -64,6 +73,7 @@ function mkfsOn(io: CliIo, ctx: MkfsContext, systemUuid: string): number {
       io.out('Famfs superblock killed\n');
       return 0;
     }
+    if (ctx.verbose) io.out(`mkfs.famfs: ${ctx.device}: ${dev.kind} device, log length ${ctx.logLen}${ctx.force ? ', forced' : ''}\n`);
     io.out(`devsize: ${dev.size}\n`);
     mkfs(dev, { systemUuid, logLen: ctx.logLen, force: ctx.force, devicePath: ctx.device });
     io.out(formatReport(fsck(dev, systemUuid), { human: true, verbose: false }));

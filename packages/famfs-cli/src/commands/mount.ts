@@ -1,26 +1,34 @@
-import { FamfsError } from '@famfs/core';
-import { mountFamfs, umountFamfs } from '@famfs/fuse';
+import { FamfsError, usageError } from '@famfs/core';
+import { DEFAULT_FAMFS_PROFILE, FamfsProfiles, type FamfsProfileName, mountFamfs, umountFamfs } from '@famfs/fuse';
 import { Command } from 'commander';
 import { systemUuidOf } from '../context.js';
 import type { CommandSpec } from './spec.js';
+import { text } from '../sizes.js';
 
 export interface MountContext {
   device: string;
   mountpoint: string;
   cache: 'none' | 'auto' | 'always';
-  profile: 'kernel-v10' | 'libfuse-famfs';
+  profile: FamfsProfileName;
   timeout?: number;
+  /** -u/--nouseraccess: only root may use the mount (no allow_other) */
+  allowOther: boolean;
+  /** -p/--nodefaultperm: the kernel does not check modes (no default_permissions) */
+  defaultPermissions: boolean;
   debug: boolean;
   verbose: boolean;
 }
 
+/** upstream's -c/--cache words, as famfs-ts cache modes */
+const CACHE_WORDS: Readonly<Record<string, MountContext['cache']>> = { always: 'always', normal: 'auto', never: 'none' };
+
 /** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
 function parseMountOptions(list: string[]): Pick<MountContext, 'cache' | 'profile' | 'timeout'> {
-  const out: Pick<MountContext, 'cache' | 'profile' | 'timeout'> = { cache: 'auto', profile: 'kernel-v10' };
+  const out: Pick<MountContext, 'cache' | 'profile' | 'timeout'> = { cache: 'auto', profile: DEFAULT_FAMFS_PROFILE };
   for (const opt of list.flatMap((s) => s.split(',')).filter((s) => s !== '')) {
     const [k, v] = opt.split('=', 2) as [string, string | undefined];
     if (k === 'cache' && (v === 'none' || v === 'auto' || v === 'always')) out.cache = v;
-    else if (k === 'famfs_profile' && (v === 'kernel-v10' || v === 'libfuse-famfs')) out.profile = v;
+    else if (k === 'famfs_profile' && v !== undefined && Object.hasOwn(FamfsProfiles, v)) out.profile = v as FamfsProfileName;
     else if (k === 'timeout' && v !== undefined && /^\d+(\.\d+)?$/.test(v)) out.timeout = Number(v);
     else throw new FamfsError('EINVAL', 'mount', `famfs mount: unknown or invalid mount option '${opt}' (known: cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS)`);
   }
@@ -38,20 +46,44 @@ export const mountSpec: CommandSpec<MountContext> = {
       .option('-f, --fuse', 'mount through FUSE (the default)')
       .option('-F, --nofuse', 'use the standalone famfs kernel module (not available)')
       .option('-t, --timeout <seconds>', 'attribute and entry cache timeout')
+      .option('-c, --cache <mode>', 'always | normal | never (upstream\'s words for cache=always|auto|none)')
+      .option('-u, --nouseraccess', 'only root may use the mount (no allow_other)')
+      .option('-p, --nodefaultperm', 'let the kernel skip mode checks (no default_permissions)')
       .option('-d, --debug', 'log every request in the daemon log')
       .option('-v, --verbose', 'say what was mounted')
+      .option('-r, --read', 'accepted for compatibility (upstream: read the log with read(2); famfs-ts maps it)')
+      .option('-m, --mmap', 'accepted for compatibility (the default)')
+      .option('-S, --shadow <path>', 'accepted for compatibility (famfs-ts keeps no shadow tree; see famfs logplay --shadow)')
+      .option('-M, --set-daxmode', 'accepted: a dax device is switched to famfs mode when the kernel can map famfs files')
+      .option('-L, --load-module', 'accepted for compatibility (no kernel module to load)')
+      .option('-b', 'accepted for compatibility (ignored, as upstream)')
+      .option('-R, --remount', 'upstream: remount (standalone kernel module only; refused here)')
+      .option('-D, --dummy', 'upstream: a scratch mount (standalone kernel module only; refused here)')
       .option('-o, --options <opts>', 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS', collect, []),
   context: (args, o) => {
     if (o.nofuse === true) {
       throw new FamfsError('ENODEV', 'mount', 'famfs mount: --nofuse needs the standalone famfs kernel module, which this kernel does not have; mount through FUSE (the default)');
     }
-    if (args[0] === undefined || args[1] === undefined) throw new FamfsError('EINVAL', 'mount', 'famfs mount: error: <daxdev> and <mountpoint> args required');
+    if (o.remount === true || o.dummy === true) {
+      throw new FamfsError('ENODEV', 'mount', `famfs mount: ${o.remount === true ? '--remount' : '--dummy'} needs the standalone famfs kernel module, which famfs-ts does not use`);
+    }
+    if (o.read === true && o.mmap === true) throw usageError('mount', 'Error: --mmap and --read are mutually exclusive');
+    if (o.cache !== undefined && o.timeout !== undefined) throw usageError('mount', 'famfs mount: --cache and --timeout are mutually exclusive');
+    if (args[0] === undefined || args[1] === undefined) throw usageError('mount', 'famfs mount: error: <daxdev> and <mountpoint> args required');
     const opts = parseMountOptions(o.options as string[]);
+    if (o.cache !== undefined) {
+      const c = CACHE_WORDS[text(o.cache, 'cache')];
+      if (c === undefined) throw usageError('mount', `famfs mount: invalid cache mode '${text(o.cache, 'cache')}' (always, normal, never)`);
+      opts.cache = c;
+    }
     if (o.timeout !== undefined) {
-      if (!/^\d+(\.\d+)?$/.test(String(o.timeout))) throw new FamfsError('EINVAL', 'mount', `famfs mount: invalid timeout '${String(o.timeout)}'`);
+      if (!/^\d+(\.\d+)?$/.test(text(o.timeout, 'timeout'))) throw new FamfsError('EINVAL', 'mount', `famfs mount: invalid timeout '${text(o.timeout, 'timeout')}'`);
       opts.timeout = Number(o.timeout);
     }
-    return { device: args[0], mountpoint: args[1], ...opts, debug: o.debug === true, verbose: o.verbose === true };
+    return {
+      device: args[0], mountpoint: args[1], ...opts, allowOther: o.nouseraccess !== true, defaultPermissions: o.nodefaultperm !== true,
+      debug: o.debug === true, verbose: o.verbose === true,
+    };
   },
   run: async (io, g, c) => {
     if (process.getuid?.() !== 0) throw new FamfsError('EPERM', 'mount', 'famfs mount: must run as root');
@@ -62,6 +94,8 @@ export const mountSpec: CommandSpec<MountContext> = {
       cache: c.cache,
       profile: c.profile,
       timeout: c.timeout,
+      allowOther: c.allowOther,
+      defaultPermissions: c.defaultPermissions,
       logLevel: c.debug ? 'debug' : 'info',
       refreshInterval: 1,
     });

@@ -11,7 +11,8 @@ import type { CliIo } from '../io.js';
  */
 export interface CommandSpec<C> {
   command(): Command;
-  context(args: string[], opts: Record<string, unknown>): C;
+  /** `cmd` is the parsed command itself (for its help text) */
+  context(args: string[], opts: Record<string, unknown>, cmd: Command): C;
   run(io: CliIo, global: GlobalOptions, ctx: C): number | Promise<number>;
   exitCode?(e: FamfsError): number;
 }

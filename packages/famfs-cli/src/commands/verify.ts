@@ -3,8 +3,10 @@ import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
-import { parseUint } from '../sizes.js';
+import { parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
+import { threadct } from './creat.js';
+import { itemFailure } from '../failures.js';
 
 export interface VerifyContext {
   files: Array<{ path: string; seed: number }>;
@@ -45,7 +47,7 @@ export const verifySpec: CommandSpec<VerifyContext> = {
       .option('-f, --filename <file>', 'file to verify')
       .option('-S, --seed <n>', 'the seed it was created with')
       .option('-m, --multi <file,seed>', 'verify several files (repeatable)', collect, [])
-      .option('-t, --threadct <n>', 'accepted for compatibility')
+      .option('-t, --threadct <n>', '0..256 with -m, accepted for compatibility (files are verified one after another)')
       .option('-q, --quiet', 'print only failures'),
   context: (_args, o) => {
     const multi = (o.multi as string[]).map((s) => {
@@ -54,13 +56,14 @@ export const verifySpec: CommandSpec<VerifyContext> = {
       return { path: f[0]!, seed: parseUint(f[1]!, 'seed') };
     });
     if (multi.length > 0) {
+      threadct(o, 'verify');
       if (o.filename !== undefined || o.seed !== undefined) throw new FamfsError('EINVAL', 'verify', 'verify: -S|-f and -m incompatible');
       return { files: multi, multi: true, quiet: o.quiet === true };
     }
     if (o.filename === undefined) throw new FamfsError('EINVAL', 'verify', 'verify: Must supply filename');
-    const seed = o.seed === undefined ? 0 : parseUint(String(o.seed), 'seed');
+    const seed = o.seed === undefined ? 0 : parseUint(text(o.seed, 'seed'), 'seed');
     if (seed === 0) throw new FamfsError('EINVAL', 'verify', 'verify: Must specify random seed to verify file data');
-    return { files: [{ path: String(o.filename), seed }], multi: false, quiet: o.quiet === true };
+    return { files: [{ path: text(o.filename, 'filename'), seed }], multi: false, quiet: o.quiet === true };
   },
   run: (io: CliIo, g: GlobalOptions, c: VerifyContext) =>
     withBackend(io, g, 'verify', c.files.map((f) => f.path), false, async (b) => {
@@ -76,8 +79,8 @@ export const verifySpec: CommandSpec<VerifyContext> = {
             io.out(`Success: verified ${r.size} bytes in file ${f.path}\n`);
           }
         } catch (e) {
-          if (!(e instanceof FamfsError) || !c.multi) throw e;
-          io.err(`famfs verify: ${e.message}\n`);
+          if (!c.multi) throw e;
+          io.err(`famfs verify: ${itemFailure(e, 'verify', f.path).message}\n`);
           errs++;
         }
       }

@@ -11,6 +11,29 @@ export interface InterleaveParams {
   chunkSize: number;
 }
 
+/**
+ * Interleave as a user asks for it: any of the three given turns interleave
+ * on (`creat -N/-B/-C`, the control socket's create request).
+ */
+export interface InterleaveRequest {
+  nstrips?: number;
+  nbuckets?: number;
+  chunkSize?: number;
+}
+
+/** upstream's default chunk size: one allocation unit */
+export const DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024;
+
+/**
+ * The one place interleave defaults are applied: nstrips 1, nbuckets =
+ * nstrips, chunk 2 MiB (upstream's). Nothing asked for: no interleave.
+ */
+export function interleaveParams(r: InterleaveRequest | undefined): InterleaveParams | undefined {
+  if (r === undefined || (r.nstrips === undefined && r.nbuckets === undefined && r.chunkSize === undefined)) return undefined;
+  const nstrips = r.nstrips ?? 1;
+  return { nstrips, nbuckets: r.nbuckets ?? nstrips, chunkSize: r.chunkSize ?? DEFAULT_CHUNK_SIZE };
+}
+
 /** A source of randomness for the bucket order (tests pass a seeded one). */
 export type RandomInt = (bound: number) => number;
 

@@ -38,6 +38,13 @@ export class AllocBitmap {
     return (this.nunits - this.allocated) * this.allocUnit;
   }
 
+  /** Claimed units in [fromUnit, toUnit). */
+  allocatedUnitsIn(fromUnit: number, toUnit: number): number {
+    let n = 0;
+    for (let u = Math.max(0, fromUnit); u < Math.min(toUnit, this.nunits); u++) if (this.claims[u] !== 0) n++;
+    return n;
+  }
+
   /** Units claimed more than once so far. */
   get collisionUnits(): number {
     return this.collisions;

@@ -16,16 +16,11 @@ export const MIN_LOG_LEN = 8 * MiB;
 export const ALLOC_UNIT = 2 * MiB;
 /** A reader must also accept 4 KiB allocation units (older/test file systems). */
 export const VALID_ALLOC_UNITS: readonly number[] = [4096, ALLOC_UNIT];
-/** Upstream documents 4 GiB as the minimum device; emulated devices may be smaller. */
-export const UPSTREAM_MIN_DEVICE_SIZE = 4 * GiB;
-
 export const SB_MAGIC = 0x87b282ffn;
 export const SB_VERSION = 48;
 export const OMF_MAJOR = 2;
 export const OMF_MINOR = 2;
 export const LOG_MAGIC = 0x00000badcafef00dn;
-/** statfs f_type of a famfs FUSE mount (the standalone kernel module used 0x87b282fe). */
-export const FAMFS_STATFS_MAGIC_FUSE = 0x87b282fd;
 
 export const MAX_SIMPLE_EXTENTS = 16;
 export const MAX_INTERLEAVED_EXTENTS = 1;

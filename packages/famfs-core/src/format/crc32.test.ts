@@ -1,15 +1,33 @@
 /**
- * Our slicing-by-8 CRC-32 against node:zlib's crc32 (zlib's own C code, an
- * independent implementation of the same function famfs uses).
+ * The JavaScript slicing-by-8 CRC-32 (crc32Js: what runs on a Node without
+ * zlib.crc32) against node:zlib's crc32 (zlib's own C code, an independent
+ * implementation of the same function famfs uses), and the production entry
+ * point `crc32` against fixed values computed outside this project.
  */
-import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from './crc32.js';
+import { crc32, crc32Js } from './crc32.js';
+import { seeded } from '../../../../test/random.js';
 
 const zcrc = (b: Uint8Array, seed = 0): number => zlib.crc32(b, seed) >>> 0;
+const R = seeded('crc32.test');
 
-describe('crc32', () => {
+describe('crc32 (the production entry point)', () => {
+  it('gives the standard check values', () => {
+    const enc = (t: string) => new TextEncoder().encode(t);
+    expect(crc32(enc('123456789'))).toBe(0xcbf43926);
+    expect(crc32(enc('The quick brown fox jumps over the lazy dog'))).toBe(0x414fa339);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+    expect(crc32(new Uint8Array(32))).toBe(0x190a55ad);
+    expect(crc32(new Uint8Array(32).fill(0xff))).toBe(0xff6cab0b);
+    // continuing from a partial CRC
+    expect(crc32(enc('56789'), crc32(enc('1234')))).toBe(0xcbf43926);
+  });
+});
+
+describe('crc32Js (the JavaScript fallback) against zlib', () => {
+  const crc32 = crc32Js;
+
   it('the CRC-32 check value: crc32("123456789") = 0xCBF43926', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
@@ -28,7 +46,7 @@ describe('crc32', () => {
   });
 
   it('equals zlib crc32 on random buffers of every length 0..2000', () => {
-    const pool = randomBytes(2000 + 16);
+    const pool = R.bytes(2000 + 16);
     for (let n = 0; n <= 2000; n++) {
       const b = new Uint8Array(pool.buffer, pool.byteOffset, n);
       const ours = crc32(b);
@@ -37,7 +55,7 @@ describe('crc32', () => {
   });
 
   it('equals zlib crc32 on unaligned views (every start offset mod 8)', () => {
-    const pool = randomBytes(4096);
+    const pool = R.bytes(4096);
     for (let start = 0; start < 8; start++) {
       for (const n of [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 536, 1000]) {
         const b = new Uint8Array(pool.buffer, pool.byteOffset + start, n);
@@ -48,7 +66,7 @@ describe('crc32', () => {
 
   it('continues a CRC across a split at every position (and matches zlib continuing too)', () => {
     for (const total of [0, 1, 9, 100, 544, 1031]) {
-      const b = new Uint8Array(randomBytes(total));
+      const b = new Uint8Array(R.bytes(total));
       const whole = zcrc(b);
       for (let cut = 0; cut <= total; cut++) {
         const a = b.subarray(0, cut);
@@ -62,11 +80,11 @@ describe('crc32', () => {
   });
 
   it('continues across many random pieces', () => {
-    const b = new Uint8Array(randomBytes(5000));
+    const b = new Uint8Array(R.bytes(5000));
     let c = 0;
     let i = 0;
     while (i < b.length) {
-      const n = Math.min(b.length - i, 1 + Math.floor(Math.random() * 97));
+      const n = Math.min(b.length - i, 1 + R.int(97));
       c = crc32(b.subarray(i, i + n), c);
       i += n;
     }
@@ -74,7 +92,7 @@ describe('crc32', () => {
   });
 
   it('detects every single-bit flip of a 544-byte log entry', () => {
-    const b = new Uint8Array(randomBytes(544));
+    const b = new Uint8Array(R.bytes(544));
     const base = crc32(b);
     for (let bit = 0; bit < 544 * 8; bit++) {
       b[bit >> 3]! ^= 1 << (bit & 7);

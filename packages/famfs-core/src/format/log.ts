@@ -1,6 +1,6 @@
-import { FormatError, StructReader, StructWriter, decodeCString, encodeCString } from './codec.js';
+import { FormatError, StructReader, StructWriter, encodeCString } from './codec.js';
 import {
-  DaxdevLayout as DaxdevMeta, FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, InterleavedExtLayout as InterleavedExt, LOG_MAGIC, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH, MAX_INTERLEAVED_EXTENTS, MAX_SIMPLE_EXTENTS, MAX_STRIPS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, logLastIndex,
+  DaxdevLayout as DaxdevMeta, FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, InterleavedExtLayout as InterleavedExt, LOG_MAGIC, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH, MAX_INTERLEAVED_EXTENTS, MAX_SIMPLE_EXTENTS, MAX_STRIPS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, SimpleExtLayout as SimpleExt, logLastIndex,
 } from './constants.js';
 import { crc32 } from './crc32.js';
 import { uuidFromBytes, uuidToBytes } from './uuid.js';
@@ -52,10 +52,17 @@ export function decodeLogHeader(bytes: Uint8Array, base = 0): LogHeader {
 
 export type LogHeaderStatus = { ok: true; header: LogHeader } | { ok: false; message: string; header: LogHeader };
 
+/** A u64 field as exact decimal text (values past 2^53 included). */
+function u64TextAt(bytes: Uint8Array, off: number): string {
+  return new DataView(bytes.buffer, bytes.byteOffset + off, 8).getBigUint64(0, true).toString();
+}
+
 /**
- * Validate the log header against the superblock's log length. The CRC covers
- * only magic, len and last_index; next_seqnum and next_index change on every
- * append and are only range-checked.
+ * Validate the log header a reader needs: magic, CRC, length and last index
+ * against the superblock's log length, and next_index inside the log. The
+ * CRC covers only magic, len and last_index. next_seqnum is not a reader's
+ * business (entries carry their own seqnum, checked against their index):
+ * a bad one blocks appends (logCountersProblem), never reads.
  */
 export function checkLogHeader(bytes: Uint8Array, base: number, sbLogLen: number): LogHeaderStatus {
   const header = decodeLogHeader(bytes, base);
@@ -65,14 +72,28 @@ export function checkLogHeader(bytes: Uint8Array, base: number, sbLogLen: number
   if (header.crc !== BigInt(want)) {
     return bad(`log header CRC mismatch (stored 0x${header.crc.toString(16)}, computed 0x${want.toString(16)})`);
   }
-  if (header.len !== sbLogLen) return bad(`log header length ${header.len} differs from the superblock's ${sbLogLen}`);
+  if (header.len !== sbLogLen) return bad(`log header length ${u64TextAt(bytes, base + LH.LEN)} differs from the superblock's ${sbLogLen}`);
   const last = logLastIndex(sbLogLen);
-  if (header.lastIndex !== last) return bad(`log header last_index ${header.lastIndex} is wrong for a ${sbLogLen}-byte log (expected ${last})`);
-  if (!(header.nextIndex <= last + 1)) return bad(`log header next_index ${header.nextIndex} is past the end of the log (${last + 1} entries)`);
-  if (!(header.nextSeqnum >= header.nextIndex)) {
-    return bad(`log header next_seqnum ${header.nextSeqnum} is below next_index ${header.nextIndex}`);
+  if (header.lastIndex !== last) return bad(`log header last_index ${u64TextAt(bytes, base + LH.LAST_INDEX)} is wrong for a ${sbLogLen}-byte log (expected ${last})`);
+  if (!(header.nextIndex <= last + 1)) {
+    return bad(`log header next_index ${u64TextAt(bytes, base + LH.NEXT_INDEX)} is past the end of the log (${last + 1} entries)`);
   }
   return { ok: true, header };
+}
+
+/**
+ * The counter rule every appender relies on, in one place (the writer
+ * refuses to append, fsck reports it, `fsck --repair` fixes it): next_seqnum
+ * equals next_index, or is one ahead of it — what a crash between the two
+ * counter stores of an append leaves (a torn append of an entry nobody
+ * references). Anything else: a message saying what is wrong.
+ */
+export function logCountersProblem(bytes: Uint8Array, base: number): string | undefined {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + base, LH.SIZE);
+  const seq = dv.getBigUint64(LH.NEXT_SEQNUM, true);
+  const idx = dv.getBigUint64(LH.NEXT_INDEX, true);
+  if (seq === idx || seq === idx + 1n) return undefined;
+  return `log header next_seqnum ${seq} is ${seq > idx ? 'ahead of' : 'behind'} next_index ${idx}: appends are refused until \`famfs fsck --repair\` resets it (no entry is lost)`;
 }
 
 /** Byte offset of entry `index` within the log region. */
@@ -137,9 +158,9 @@ export function logEntryCrc(entry: Uint8Array): number {
 }
 
 function writeSimpleExt(w: StructWriter, field: string, off: number, e: SimpleExtent): void {
-  w.u64(`${field}.se_devindex`, off, e.devIndex);
-  w.u64(`${field}.se_offset`, off + 8, e.offset);
-  w.u64(`${field}.se_len`, off + 16, e.len);
+  w.u64(`${field}.se_devindex`, off + SimpleExt.DEVINDEX, e.devIndex);
+  w.u64(`${field}.se_offset`, off + SimpleExt.OFFSET, e.offset);
+  w.u64(`${field}.se_len`, off + SimpleExt.LEN, e.len);
 }
 
 function relpathBytes(structName: string, field: string, off: number, relpath: string): Uint8Array {
@@ -171,7 +192,7 @@ export function encodeLogEntry(e: LogEntryRecord): Uint8Array {
         if (ext.length > MAX_SIMPLE_EXTENTS) throw new FormatError('log_entry', 'fmap_nextents', fm + FM.NEXTENTS, `${ext.length} extents (max ${MAX_SIMPLE_EXTENTS})`);
         w.u32('fmap_ext_type', fm + FM.EXT_TYPE, FmapExtType.SIMPLE);
         w.u32('fmap_nextents', fm + FM.NEXTENTS, ext.length);
-        ext.forEach((x, i) => writeSimpleExt(w, `se[${i}]`, fm + FM.EXTENTS + i * 24, x));
+        ext.forEach((x, i) => writeSimpleExt(w, `se[${i}]`, fm + FM.EXTENTS + i * SimpleExt.SIZE, x));
       } else {
         const ie = f.fmap.extents;
         if (ie.length > MAX_INTERLEAVED_EXTENTS) throw new FormatError('log_entry', 'fmap_niext', fm + FM.NEXTENTS, `${ie.length} interleaved extents (max ${MAX_INTERLEAVED_EXTENTS})`);
@@ -184,7 +205,7 @@ export function encodeLogEntry(e: LogEntryRecord): Uint8Array {
           }
           w.u64('ie_nstrips', io + InterleavedExt.NSTRIPS, x.nstrips);
           w.u64('ie_chunk_size', io + InterleavedExt.CHUNK_SIZE, x.chunkSize);
-          x.strips.forEach((s, j) => writeSimpleExt(w, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * 24, s));
+          x.strips.forEach((s, j) => writeSimpleExt(w, `ie_strips[${j}]`, io + InterleavedExt.STRIPS + j * SimpleExt.SIZE, s));
         });
       }
       break;
@@ -271,10 +292,10 @@ function cstringAt(bytes: Uint8Array, off: number, len: number): string | undefi
 }
 
 function simpleExtAt(dv: DataView, off: number, field: string): SimpleExtent | string {
-  const devLo = dv.getUint32(off, true);
-  const devHi = dv.getUint32(off + 4, true);
-  const offset = u64At(dv, off + 8);
-  const len = u64At(dv, off + 16);
+  const devLo = dv.getUint32(off + SimpleExt.DEVINDEX, true);
+  const devHi = dv.getUint32(off + SimpleExt.DEVINDEX + 4, true);
+  const offset = u64At(dv, off + SimpleExt.OFFSET);
+  const len = u64At(dv, off + SimpleExt.LEN);
   if (devHi !== 0 || devLo > 0xffff || offset < 0 || len < 0) return `${field} has out-of-range values`;
   return { devIndex: devLo, offset, len };
 }
@@ -320,7 +341,7 @@ export function decodeLogEntry(
         if (n > MAX_SIMPLE_EXTENTS) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has ${n} simple extents (max ${MAX_SIMPLE_EXTENTS})`);
         const extents: SimpleExtent[] = [];
         for (let i = 0; i < n; i++) {
-          const x = simpleExtAt(dv, o + fm + FM.EXTENTS + i * 24, `se[${i}]`);
+          const x = simpleExtAt(dv, o + fm + FM.EXTENTS + i * SimpleExt.SIZE, `se[${i}]`);
           if (typeof x === 'string') return badEntry('bad-fmap', index, seqnum, `'${relpath}': ${x}`);
           extents.push(x);
         }
@@ -338,7 +359,7 @@ export function decodeLogEntry(
           if (chunk < 0) return badEntry('bad-fmap', index, seqnum, `'${relpath}' has chunk size ${u64Text(dv, o + io + InterleavedExt.CHUNK_SIZE)}`);
           const strips: SimpleExtent[] = [];
           for (let j = 0; j < nstrips; j++) {
-            const x = simpleExtAt(dv, o + io + InterleavedExt.STRIPS + j * 24, `ie_strips[${j}]`);
+            const x = simpleExtAt(dv, o + io + InterleavedExt.STRIPS + j * SimpleExt.SIZE, `ie_strips[${j}]`);
             if (typeof x === 'string') return badEntry('bad-fmap', index, seqnum, `'${relpath}': ${x}`);
             strips.push(x);
           }

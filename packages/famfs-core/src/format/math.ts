@@ -3,11 +3,3 @@
 export function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
-
-export function roundUp(n: number, unit: number): number {
-  return Math.ceil(n / unit) * unit;
-}
-
-export function roundDown(n: number, unit: number): number {
-  return Math.floor(n / unit) * unit;
-}

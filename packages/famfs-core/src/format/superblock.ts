@@ -143,5 +143,11 @@ function checkGeometry(sb: Superblock, deviceSize?: number): string | undefined 
   if (deviceSize !== undefined && logOffset + logLen > deviceSize) {
     return `superblock log [${logOffset}, ${logOffset + logLen}) lies past the device end (${deviceSize})`;
   }
+  // The recorded device size is outside the CRC: a garbage value must not
+  // shrink the file system (replay would drop every file past it) or be NaN.
+  const size = sb.daxdev.size;
+  if (!Number.isSafeInteger(size) || size < logOffset + logLen) {
+    return `superblock device size ${Number.isNaN(size) ? '(past 2^53)' : size} is invalid: the superblock and log alone need ${logOffset + logLen} bytes`;
+  }
   return undefined;
 }

@@ -11,6 +11,7 @@ import type { Superblock } from '../format/superblock.js';
 import { isPowerOfTwo } from '../format/math.js';
 import { type FileNode, Namespace, relpathProblem } from '../namespace.js';
 import { FamfsError } from '../errors.js';
+import { interleavedCapacity } from '../fmap.js';
 
 /** Why replay skipped an entry. */
 export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent';
@@ -101,7 +102,7 @@ export class LogReplayer {
       case 'mkdir': {
         const m = e.mkdir;
         const p = relpathProblem(m.relpath);
-        if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: mkdir: ${p}`);
+        if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: mkdir: ${p.message}`);
         this.dirEntries++;
         const r = this.namespace.insert({
           kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map(),
@@ -114,7 +115,7 @@ export class LogReplayer {
       case 'file': {
         const f = e.file;
         const p = relpathProblem(f.relpath);
-        if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: file: ${p}`);
+        if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: file: ${p.message}`);
         const x = this.fmapProblem(f);
         if (x !== undefined) return reject(stats, index, 'bad-extent', `entry ${index}: file '${f.relpath}': ${x}`);
         const slash = f.relpath.lastIndexOf('/');
@@ -154,6 +155,17 @@ export class LogReplayer {
       this.logSource = { log, whole, check: (f) => this.fmapProblem(f) };
     }
     return this.logSource;
+  }
+
+  /**
+   * The same log is now at `log` (another mapping of the same bytes: a copy
+   * replaced by the live log, in famfs mode). Every file replayed so far
+   * finds its entry there from now on; the old memory can go.
+   */
+  moveLog(log: Uint8Array): void {
+    if (this.logSource === undefined) return;
+    this.logSource.log = log;
+    this.logSource.whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
   }
 
   /**
@@ -199,14 +211,14 @@ export class LogReplayer {
         if (p) return p;
         if (s.len !== stripLen || s.len % ie.chunkSize !== 0) return `strip ${j} length ${s.len} is not ${stripLen} (a multiple of the chunk size)`;
       }
-      total += stripLen * ie.nstrips;
+      total += interleavedCapacity(ie);
     }
     if (total < f.size) return `strips cover ${total} bytes, less than the file size ${f.size}`;
     return undefined;
   }
 }
 
-/** The log a replay read, and the rules a file entry's map must meet. */
+/** The log a replay read, and the rules a file entry's map must meet (moveLog may repoint it). */
 interface LogSource {
   log: Uint8Array;
   whole: DataView;

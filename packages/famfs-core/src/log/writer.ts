@@ -1,7 +1,31 @@
 import type { Device } from '../device.js';
-import { FamfsError } from '../errors.js';
+import { FamfsError, formatError } from '../errors.js';
 import { LogEntryLayout as LE, LogHeaderLayout as LH } from '../format/constants.js';
-import { type LogEntryBody, checkLogHeader, encodeLogEntry, logEntryOffset } from '../format/log.js';
+import { type LogEntryBody, checkLogHeader, encodeLogEntry, logCountersProblem, logEntryOffset } from '../format/log.js';
+
+/** The error every full-log refusal gives (checked before allocating, and again at the append). */
+export function logFull(path: string, capacity: number): FamfsError {
+  return new FamfsError('ENOSPC', 'log', `${path}: the famfs log is full (${capacity} entries)`, path);
+}
+
+/**
+ * Reset a log header's next_seqnum to its next_index (`famfs fsck
+ * --repair`): the one header fault that can be fixed without losing an
+ * entry. The caller holds the device lock; returns what was done, or
+ * undefined when there was nothing to repair.
+ */
+export function repairLogCounters(dev: Device, log: Uint8Array): string | undefined {
+  const head = log.subarray(0, LH.SIZE);
+  dev.invalidate(head);
+  const st = checkLogHeader(log, 0, log.length);
+  if (!st.ok) throw formatError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${st.message}`, dev.path);
+  const problem = logCountersProblem(log, 0);
+  if (problem === undefined) return undefined;
+  const dv = new DataView(log.buffer, log.byteOffset, LH.SIZE);
+  dv.setBigUint64(LH.NEXT_SEQNUM, BigInt(st.header.nextIndex), true);
+  dev.flush(head);
+  return `next_seqnum set to next_index (${st.header.nextIndex})`;
+}
 
 /**
  * Append one entry to the log. The caller holds the device lock and has
@@ -19,20 +43,17 @@ export function appendLogEntry(dev: Device, log: Uint8Array, body: LogEntryBody)
   const head = log.subarray(0, LH.SIZE);
   dev.invalidate(head);
   const st = checkLogHeader(log, 0, log.length);
-  if (!st.ok) throw new FamfsError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${st.message}`, dev.path);
+  if (!st.ok) throw formatError('EUCLEAN', 'log', `${dev.path}: invalid famfs log header: ${st.message}`, dev.path);
   const h = st.header;
-  if (h.nextIndex > h.lastIndex) {
-    throw new FamfsError('ENOSPC', 'log', `${dev.path}: the famfs log is full (${h.lastIndex + 1} entries)`, dev.path);
-  }
+  if (h.nextIndex > h.lastIndex) throw logFull(dev.path, h.lastIndex + 1);
   // The header is bumped with two stores (next_seqnum, then next_index): a
   // crash between them leaves next_seqnum one ahead. That is a torn append of
   // an entry nobody references, not corruption; the entry's seqnum must equal
   // its index either way, so write seqnum = index and heal the header.
-  if (h.nextSeqnum !== h.nextIndex && h.nextSeqnum !== h.nextIndex + 1) {
-    throw new FamfsError('EUCLEAN', 'log', `${dev.path}: log header next_seqnum ${h.nextSeqnum} differs from next_index ${h.nextIndex}`, dev.path);
-  }
+  const counters = logCountersProblem(log, 0);
+  if (counters !== undefined) throw formatError('EUCLEAN', 'log', `${dev.path}: ${counters}`, dev.path);
   const index = h.nextIndex;
-  const bytes = encodeLogEntry({ ...body, seqnum: index } as Parameters<typeof encodeLogEntry>[0]);
+  const bytes = encodeLogEntry({ ...body, seqnum: index });
   const at = logEntryOffset(index);
   const slot = log.subarray(at, at + LE.SIZE);
   slot.set(bytes);

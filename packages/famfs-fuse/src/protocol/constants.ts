@@ -1,7 +1,7 @@
 /**
  * FUSE kernel protocol constants: opcodes, flag bits, struct layouts.
  *
- * Source of the facts: /work/shared/spec/FUSE-PROTOCOL.md and the C layouts of
+ * Source of the facts: docs/fuse-protocol.md and the C layouts of
  * include/uapi/linux/fuse.h (protocol 7.45; libfuse mirrors it as
  * include/fuse_kernel.h). Every size and offset below is asserted against
  * literal numbers in constants.test.ts, like libfuse's test_abi.c.
@@ -27,10 +27,6 @@ export const FUSE_MIN_KERNEL_MINOR = 31;
 export const FUSE_ROOT_ID = 1n;
 /** A read of /dev/fuse needs at least this many bytes of buffer. */
 export const FUSE_MIN_READ_BUFFER = 8192;
-/** High bit of `unique`: the kernel is resending this request (FUSE_HAS_RESEND). */
-export const FUSE_UNIQUE_RESEND = 1n << 63n;
-/** uid/gid the kernel sends when an idmapping cannot map the caller (ALLOW_IDMAP). */
-export const FUSE_INVALID_UIDGID = 0xffff_ffff;
 /** The page size the kernel counts max_pages in (x86-64). */
 export const PAGE_SIZE = 4096;
 /** Upper bound of init_out.max_pages the kernel accepts (FUSE_MAX_MAX_PAGES: 1 MiB requests). */
@@ -334,35 +330,10 @@ export const SetattrValid = {
   KILL_SUIDGID: 1 << 11,
 } as const;
 
-/** fuse_release_in.release_flags */
-export const ReleaseFlag = {
-  FLUSH: 1 << 0,
-  FLOCK_UNLOCK: 1 << 1,
-} as const;
-
 /** fuse_getattr_in.getattr_flags */
 export const GetattrFlag = {
   /** fuse_getattr_in.fh is valid */
   FH: 1 << 0,
-} as const;
-
-/** fuse_read_in.read_flags */
-export const ReadFlag = {
-  /** lock_owner is valid */
-  LOCKOWNER: 1 << 1,
-} as const;
-
-/** fuse_write_in.write_flags */
-export const WriteFlag = {
-  /** delayed write from the page cache; fh is guessed */
-  CACHE: 1 << 0,
-  LOCKOWNER: 1 << 1,
-  KILL_SUIDGID: 1 << 2,
-} as const;
-
-/** fuse_fsync_in.fsync_flags */
-export const FsyncFlag = {
-  FDATASYNC: 1 << 0,
 } as const;
 
 /** fuse_attr.flags */
@@ -375,12 +346,6 @@ export const AttrFlag = {
 export const SetupmappingFlag = {
   WRITE: 1 << 0,
   READ: 1 << 1,
-} as const;
-
-/** fuse_ext_header.type: 0..31 are security-context counts, then these */
-export const ExtType = {
-  MAX_NR_SECCTX: 31,
-  GROUPS: 32,
 } as const;
 
 /** d_type values for fuse_dirent.type (from <dirent.h>) */
@@ -629,9 +594,6 @@ export const FsyncInLayout = { SIZE: 16, FH: 0, FSYNC_FLAGS: 8, PADDING: 12 } as
 /** struct fuse_getxattr_in (GETXATTR: name follows; LISTXATTR; famfs GET_FMAP) */
 export const GetxattrInLayout = { SIZE: 8, SIZE_FIELD: 0, PADDING: 4 } as const;
 
-/** struct fuse_getxattr_out: the "how big would it be" answer to size 0 */
-export const GetxattrOutLayout = { SIZE: 8, SIZE_FIELD: 0, PADDING: 4 } as const;
-
 /** struct fuse_access_in */
 export const AccessInLayout = { SIZE: 8, MASK: 0, PADDING: 4 } as const;
 
@@ -646,12 +608,6 @@ export const BatchForgetInLayout = { SIZE: 8, COUNT: 0, DUMMY: 4 } as const;
 
 /** struct fuse_interrupt_in */
 export const InterruptInLayout = { SIZE: 8, UNIQUE: 0 } as const;
-
-/** struct fuse_lseek_in */
-export const LseekInLayout = { SIZE: 24, FH: 0, OFFSET: 8, WHENCE: 16, PADDING: 20 } as const;
-
-/** struct fuse_lseek_out */
-export const LseekOutLayout = { SIZE: 8, OFFSET: 0 } as const;
 
 /** struct fuse_syncfs_in */
 export const SyncfsInLayout = { SIZE: 8, PADDING: 0 } as const;
@@ -679,9 +635,6 @@ export const RemovemappingInLayout = { SIZE: 4, COUNT: 0 } as const;
 
 /** struct fuse_removemapping_one; len of all ones = the whole window */
 export const RemovemappingOneLayout = { SIZE: 16, MOFFSET: 0, LEN: 8 } as const;
-
-/** struct fuse_ext_header: `size` counts this header and its payload, a multiple of 8 */
-export const ExtHeaderLayout = { SIZE: 8, SIZE_FIELD: 0, TYPE: 4 } as const;
 
 /** struct fuse_famfs_fmap_header: the start of a GET_FMAP reply */
 export const FamfsFmapHeaderLayout = {
@@ -736,7 +689,6 @@ export const StructSize = {
   KSTATFS: KstatfsLayout.SIZE,
   STATFS_OUT: KstatfsLayout.SIZE,
   GETXATTR_IN: GetxattrInLayout.SIZE,
-  GETXATTR_OUT: GetxattrOutLayout.SIZE,
   SETATTR_IN: SetattrInLayout.SIZE,
   GETATTR_IN: GetattrInLayout.SIZE,
   RELEASE_IN: ReleaseInLayout.SIZE,
@@ -757,10 +709,7 @@ export const StructSize = {
   DIRENTPLUS: DirentplusLayout.SIZE,
   NOTIFY_INVAL_INODE_OUT: NotifyInvalInodeOutLayout.SIZE,
   NOTIFY_INVAL_ENTRY_OUT: NotifyInvalEntryOutLayout.SIZE,
-  LSEEK_IN: LseekInLayout.SIZE,
-  LSEEK_OUT: LseekOutLayout.SIZE,
   SYNCFS_IN: SyncfsInLayout.SIZE,
-  EXT_HEADER: ExtHeaderLayout.SIZE,
   FMAP_HEADER: FamfsFmapHeaderLayout.SIZE,
   SIMPLE_EXT: FamfsSimpleExtLayout.SIZE,
   IEXT: FamfsIextLayout.SIZE,

@@ -14,7 +14,7 @@ import {
   FUSE_FAMFS_MAX_EXTENTS,
   FUSE_FAMFS_MAX_STRIPS,
   FamfsExtType,
-  FamfsFileType,
+  type FamfsFileType,
   FamfsFmapHeaderLayout,
   FamfsIextLayout,
   FamfsSimpleExtLayout,

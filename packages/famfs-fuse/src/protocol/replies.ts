@@ -17,9 +17,7 @@ import {
   DirentLayout,
   DirentplusLayout,
   EntryOutLayout,
-  GetxattrOutLayout,
   KstatfsLayout,
-  LseekOutLayout,
   MAX_REPLY_ERRNO,
   NAME_MAX,
   NotifyCode,
@@ -64,6 +62,24 @@ function totalLen(parts: readonly Uint8Array[]): number {
 /** A successful reply as an iovec: [header, ...parts], the parts not copied. */
 export function encodeReplyIov(unique: bigint, ...parts: Uint8Array[]): Uint8Array[] {
   return [encodeOutHeader({ len: totalLen(parts), error: 0, unique }), ...parts];
+}
+
+/**
+ * The header of successful replies, written into one buffer that is reused:
+ * the hot path's form of encodeReplyIov, for a writer that sends the reply
+ * with one synchronous writev before it asks for the next header.
+ */
+export class ReplyHeader {
+  private readonly bytes = new Uint8Array(OutHeaderLayout.SIZE);
+  private readonly view = new DataView(this.bytes.buffer);
+
+  /** The header for a successful reply to `unique` whose body is `parts`. */
+  success(unique: bigint, parts: readonly Uint8Array[]): Uint8Array {
+    this.view.setUint32(OutHeaderLayout.LEN, totalLen(parts), true);
+    this.view.setInt32(OutHeaderLayout.ERROR, 0, true);
+    this.view.setBigUint64(OutHeaderLayout.UNIQUE, unique, true);
+    return this.bytes;
+  }
 }
 
 /** A successful reply in one buffer: header then the parts. */
@@ -221,13 +237,6 @@ export function encodeWriteOut(size: number): Uint8Array {
   return w.finish();
 }
 
-/** fuse_lseek_out, 8 bytes. */
-export function encodeLseekOut(offset: number): Uint8Array {
-  const w = new Writer({ fixed: LseekOutLayout.SIZE });
-  w.struct('fuse_lseek_out', LseekOutLayout.SIZE, (s) => s.u64('offset', offset));
-  return w.finish();
-}
-
 export interface Statfs {
   blocks: number;
   bfree: number;
@@ -253,20 +262,6 @@ export function encodeStatfsOut(st: Statfs): Uint8Array {
     s.u32('frsize', st.frsize);
     s.zeros('padding', 4);
     s.zeros('spare', 24);
-  });
-  return w.finish();
-}
-
-/**
- * fuse_getxattr_out: the answer to GETXATTR/LISTXATTR with size 0 (how big the
- * value would be), 8 bytes. With a non-zero size the reply is the value bytes
- * themselves (or ERANGE when they do not fit).
- */
-export function encodeGetxattrOut(size: number): Uint8Array {
-  const w = new Writer({ fixed: GetxattrOutLayout.SIZE });
-  w.struct('fuse_getxattr_out', GetxattrOutLayout.SIZE, (s) => {
-    s.u32('size', size);
-    s.zeros('padding', 4);
   });
   return w.finish();
 }

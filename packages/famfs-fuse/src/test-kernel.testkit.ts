@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { socketpairSeqpacket } from '@famfs/native';
 import type { Famfs } from '@famfs/core';
 import { FamfsFuseFs } from './filesystem.js';
-import { Logger } from './log.js';
+import { Logger, type LogLevel } from './log.js';
 import { Session } from './session.js';
 import { seqpacketTransport } from './transport.js';
 
@@ -27,13 +27,13 @@ export const Op = {
   SETXATTR: 21, GETXATTR: 22, FLUSH: 25, INIT: 26, OPENDIR: 27, READDIR: 28, RELEASEDIR: 29, FSYNCDIR: 30,
   GETLK: 31, ACCESS: 34, CREATE: 35, INTERRUPT: 36, BMAP: 37, DESTROY: 38, IOCTL: 39, POLL: 40,
   BATCH_FORGET: 42, FALLOCATE: 43, READDIRPLUS: 44, RENAME2: 45, LSEEK: 46, COPY_FILE_RANGE: 47,
-  TMPFILE: 51, STATX: 52, COPY_FILE_RANGE_64: 53, GET_FMAP: 54, GET_DAXDEV: 55,
+  SETUPMAPPING: 48, REMOVEMAPPING: 49, SYNCFS: 50, TMPFILE: 51, STATX: 52, COPY_FILE_RANGE_64: 53, GET_FMAP: 54, GET_DAXDEV: 55,
 } as const;
 
 /** errno numbers (Linux x86-64) */
 export const E = {
   EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EFBIG: 27,
-  ERANGE: 34, ENOSYS: 38,
+  ERANGE: 34, ENOSYS: 38, EPROTO: 71,
 } as const;
 
 /** little-endian byte builder over a fresh zeroed buffer */
@@ -356,18 +356,6 @@ export function outHeaderOf(m: Uint8Array): { len: number; error: number; unique
 
 // ------------------------------------------------------------------ the fake kernel
 
-/** xorshift32: deterministic, so a failure reproduces */
-export function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const REPLY_BUF = 4 * MiB;
 
@@ -452,6 +440,8 @@ export interface Served {
   time: number;
   /** log lines the session wrote at level error (internal errors: none expected) */
   logLines: string[];
+  /** every log line at the session's level (debug: one per request) */
+  allLogLines: string[];
   /** settles when session.run() does; holds its error, if any */
   running: Promise<Error | null>;
   stop(): Promise<void>;
@@ -461,9 +451,10 @@ export const DAXDEV_PATH = '/dev/dax0.0';
 
 /**
  * A Session over a fresh socket pair, serving `famfs` with cache 'auto' and
- * profile kernel-v10, run() started on this event loop.
+ * profile kernel-v10, run() started on this event loop; logging at `level`;
+ * in famfs mode (DAX_FMAP negotiated when offered) unless told otherwise.
  */
-export function serve(famfs: Famfs): Served {
+export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true): Served {
   const [kernelFd, serverFd] = socketpairSeqpacket();
   // The inodes report the FamfsFuseFs construction time in seconds: build it
   // inside one second so the expected attributes know it exactly.
@@ -478,11 +469,16 @@ export function serve(famfs: Famfs): Served {
     }
   }
   const logLines: string[] = [];
+  const allLogLines: string[] = [];
   const transport = seqpacketTransport(serverFd);
   const session = new Session(transport, fuseFs, {
     profile: 'kernel-v10',
+    famfsMode,
     daxdevs: [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
-    log: new Logger('error', (l) => void logLines.push(l)),
+    log: new Logger(level, (l) => {
+      allLogLines.push(l);
+      if (/^\S+ error /.test(l)) logLines.push(l);
+    }),
   });
   const running = session.run().then(
     () => null,
@@ -490,7 +486,7 @@ export function serve(famfs: Famfs): Served {
   );
   const kernel = new FakeKernel(kernelFd, serverFd);
   return {
-    kernel, session, fs: fuseFs, time, logLines, running,
+    kernel, session, fs: fuseFs, time, logLines, allLogLines, running,
     async stop() {
       await kernel.close();
       // the server's reads now see the end of the stream and run() returns

@@ -1,5 +1,5 @@
 /**
- * Test support for the FUSE request queues: a minimal FUSE file system — a
+ * Test kit for the FUSE request queues (kept out of dist): a minimal FUSE file system — a
  * root directory holding a few files laid out on an image file (the
  * "device") — that answers the metadata requests by hand-built replies, and
  * READ/WRITE too when a request reaches it (the JS-only path, or a handle

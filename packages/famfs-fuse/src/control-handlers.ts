@@ -1,0 +1,100 @@
+import { type Famfs, FamfsError } from '@famfs/core';
+import type { ControlHandlers } from './control.js';
+import type { MountRequest } from './daemon.js';
+import type { FamfsFuseFs } from './filesystem.js';
+import { Logger } from './log.js';
+import type { Session } from './session.js';
+
+/** What the daemon's control handlers act on. */
+export interface ControlContext {
+  req: MountRequest;
+  famfs: Famfs;
+  fuseFs: FamfsFuseFs;
+  session: Session;
+  log: Logger;
+}
+
+/**
+ * Replay what the log gained since the last look and tell the kernel: each
+ * new name's dentry, and each parent directory's cached listing (offset 0
+ * drops its pages too — OPENDIR lets the kernel keep them).
+ */
+export function refreshAndInvalidate(fuseFs: FamfsFuseFs, session: Session): ReturnType<FamfsFuseFs['refreshIfStale']> {
+  const r = fuseFs.refreshIfStale();
+  const parents = new Set<bigint>();
+  for (const c of r.changed) {
+    void session.notifyInvalEntry(c.parent, c.name);
+    parents.add(c.parent);
+  }
+  for (const p of parents) void session.notifyInvalInode(p, 0, 0);
+  return r;
+}
+
+/**
+ * The daemon's answers to the control socket (famfs-control.proto). On the
+ * master, metadata changes made by the CLI on a mounted path come here, so
+ * one process owns the log while it is mounted; each change is replayed and
+ * announced to the kernel before the answer goes back.
+ */
+export function controlHandlers(c: ControlContext): ControlHandlers {
+  const { req, famfs, fuseFs, session, log } = c;
+  return {
+    status: () => ({
+      pid: process.pid,
+      device: req.device,
+      mountpoint: req.mountpoint,
+      role: famfs.role,
+      systemUuid: famfs.systemUuid,
+      fsUuid: famfs.sb.uuid,
+      logEntries: famfs.logCursor,
+      logCapacity: famfs.logUsage().capacity,
+      files: famfs.namespace.files,
+      directories: famfs.namespace.dirs,
+      requests: session.stats.requests,
+      requestErrors: session.stats.errors,
+      bytesRead: session.stats.bytesRead,
+      bytesWritten: session.stats.bytesWritten,
+      rssBytes: process.memoryUsage().rss,
+      inodesRemembered: fuseFs.rememberedInodes,
+      protocolProfile: req.profile,
+      daxFmap: session.daxFmap,
+      cache: req.cache,
+      logLevel: log.level,
+    }),
+    refresh: () => {
+      const files0 = famfs.namespace.files;
+      const dirs0 = famfs.namespace.dirs;
+      const problems0 = famfs.problems.length;
+      const r = refreshAndInvalidate(fuseFs, session);
+      return { entries: r.entries, files: famfs.namespace.files - files0, directories: famfs.namespace.dirs - dirs0, problems: famfs.problems.length - problems0 };
+    },
+    createFile: (f) => {
+      const interleave = { nstrips: f.nstrips, nbuckets: f.nbuckets, chunkSize: f.chunkSize };
+      const r = famfs.createFile(f.path, f.size, { mode: f.mode, uid: f.uid, gid: f.gid, interleave });
+      refreshAndInvalidate(fuseFs, session);
+      return { path: r.file.relpath, size: r.file.size, created: r.created };
+    },
+    mkdir: (m) => {
+      famfs.mkdir(m.path, { mode: m.mode, uid: m.uid, gid: m.gid, parents: m.parents });
+      refreshAndInvalidate(fuseFs, session);
+    },
+    flush: (f) => {
+      const file = famfs.fileAt(f.path);
+      if (f.invalidate) famfs.invalidateFile(file);
+      else famfs.flushFile(file);
+    },
+    setLogLevel: (level) => {
+      if (!Logger.isLevel(level)) throw new FamfsError('EINVAL', 'control', `unknown log level '${level}' (error, warn, info, debug)`);
+      log.level = level;
+    },
+    clone: (r) => {
+      const file = famfs.clone(r.src, r.dest);
+      refreshAndInvalidate(fuseFs, session);
+      return { path: file.relpath, size: file.size, created: true };
+    },
+    getMap: (path) => {
+      const file = famfs.fileAt(path);
+      return { path: file.relpath, size: file.size, created: false, fmap: file.fmap };
+    },
+  };
+}
