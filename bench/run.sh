@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every famfs-ts benchmark against baselines measured in the same run and
 # print a table per benchmark, then a summary. Needs `make build` first
-# (`make bench` does both). Scratch files live in a fresh directory on
+# (`make bench` does both); `bash bench/run.sh queues fuse` runs only those
+# (bench/queues.mjs, bench/fuse.mjs). Scratch files live in a fresh directory on
 # /dev/shm (override with BENCH_DIR) and are removed on exit. The FUSE part
 # (bench/fuse.mjs) needs root and /dev/fuse, and is skipped without them.
 set -euo pipefail
@@ -48,11 +49,10 @@ echo "# famfs-ts benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), node $(node --version)
 load() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average (1 min) at start: $(load) — anything else running skews the numbers"
 start=$(date +%s)
-node bench/create.mjs "$WORK"
-node bench/replay.mjs "$WORK"
-node bench/random-fill.mjs "$WORK"
-node bench/cp.mjs "$WORK"
-node bench/fuse.mjs "$WORK"
+# `bash bench/run.sh queues` runs only the named benchmarks (bench/NAME.mjs).
+for b in ${*:-create replay random-fill cp fuse queues}; do
+  node "bench/$b.mjs" "$WORK"
+done
 node bench/summary.mjs "$BENCH_RESULTS"
 echo
 echo "bench: done in $(( $(date +%s) - start )) s; load average (1 min) at end: $(load)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything famfs-ts needs on a fresh Debian machine: the system
-# tools (compiler for the native addon, losetup for the block-device tests,
-# qemu and friends for the VM tests), pnpm, the workspace dependencies. Idempotent: a no-op when all is there.
+# tools (compiler and liburing headers for the native addon, losetup for the
+# block-device tests, fio for the read benchmarks, qemu and friends for the VM
+# tests), pnpm, the workspace dependencies. Idempotent: a no-op when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,11 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v losetup >/dev/null || need_apt+=(util-linux)
+# The addon's FUSE request queues speak FUSE-over-io_uring through liburing
+# (header and the shared library it links against).
+[ -e /usr/include/liburing.h ] || need_apt+=(liburing-dev)
+# bench/queues.mjs and bench/fuse.mjs drive the mounts with fio.
+command -v fio >/dev/null || need_apt+=(fio)
 # The VM tests (test/vm/): qemu boots a famfs-capable kernel under TCG with a
 # busybox initramfs packed by cpio; the guest runs the host's ndctl. Without
 # recommends: qemu's would pull in a GUI and UEFI firmware the tests never use

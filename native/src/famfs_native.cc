@@ -17,6 +17,8 @@
 #error "famfs_native supports only x86-64 Linux (cache-line flush uses clwb/clflushopt/clflush)"
 #endif
 
+#include "famfs_native.h"
+
 #include <napi.h>
 #include <uv.h>
 
@@ -43,7 +45,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace {
+namespace famfs_native {
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -74,6 +76,7 @@ std::string ErrnoName(int err) {
   return "E" + std::to_string(err);  // unknown errno: still a usable code
 }
 
+namespace {
 std::string ErrnoDescription(int err) {
 #ifdef FAMFS_HAVE_STRERRORNAME_NP
   const char* d = strerrordesc_np(err);
@@ -85,12 +88,12 @@ std::string ErrnoDescription(int err) {
   if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
   return s;
 }
+}  // namespace
 
 // Throws Error{message, code, errno, syscall[, path]}. `description`
 // overrides strerror's text where the errno alone would be misleading.
-[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall,
-                             const std::string* path = nullptr,
-                             const char* description = nullptr) {
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string* path,
+                             const char* description) {
   std::string code = ErrnoName(err);
   std::string msg = code + ": " + (description ? description : ErrnoDescription(err)) + ", " + syscall;
   if (path) msg += " '" + *path + "'";
@@ -127,6 +130,15 @@ bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (!info[i].IsBoolean()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a boolean");
   return info[i].As<Napi::Boolean>().Value();
 }
+
+}  // namespace famfs_native
+
+namespace {
+
+using famfs_native::ArgBool;
+using famfs_native::ArgFd;
+using famfs_native::ArgIndex;
+using famfs_native::ThrowErrno;
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
@@ -673,9 +685,35 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpairSeqpacket", Napi::Function::New(env, SocketpairSeqpacket, "socketpairSeqpacket"));
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
   exports.Set("maxMapLength", Napi::Number::New(env, static_cast<double>(kMaxMapLength)));
+  famfs_native::InitFuseQueues(env, exports);
   return exports;
 }
 
 }  // namespace
+
+namespace famfs_native {
+
+void WritebackLines(const void* p, size_t len) {
+  if (len == 0) return;
+  uintptr_t s = reinterpret_cast<uintptr_t>(p);
+  uintptr_t start = s & ~(g_line_size - 1);
+  switch (g_flush_method) {
+    case FlushMethod::kClwb: WritebackClwb(start, s + len); break;
+    case FlushMethod::kClflushopt: FlushClflushopt(start, s + len, false); break;
+    case FlushMethod::kClflush: FlushClflush(start, s + len); break;
+  }
+}
+
+void InvalidateLines(const void* p, size_t len) {
+  if (len == 0) return;
+  uintptr_t s = reinterpret_cast<uintptr_t>(p);
+  uintptr_t start = s & ~(g_line_size - 1);
+  if (g_have_clflushopt) FlushClflushopt(start, s + len, true);
+  else FlushClflush(start, s + len);
+}
+
+size_t PageSize() { return g_page_size; }
+
+}  // namespace famfs_native
 
 NODE_API_MODULE(famfs_native, Init)

@@ -16,9 +16,8 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
+import { loadNative } from './binding.js';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -62,58 +61,6 @@ export function isNativeError(e: unknown): e is NativeError {
     typeof o.syscall === 'string' &&
     (o.path === undefined || typeof o.path === 'string')
   );
-}
-
-/** The raw addon; argument checks are the wrapper's job. */
-interface Binding {
-  mmap(fd: number, offset: number, length: number, writable: boolean): ArrayBuffer;
-  munmap(buffer: ArrayBuffer): void;
-  msync(buffer: ArrayBuffer, offset: number, length: number, sync: boolean): void;
-  flushRange(buffer: ArrayBuffer, offset: number, length: number): void;
-  invalidateRange(buffer: ArrayBuffer, offset: number, length: number): void;
-  cacheFlushMethod(): CacheFlushMethod;
-  cacheLineSize(): number;
-  pageSize(): number;
-  flock(fd: number, op: FlockOp, nonblock: boolean): boolean;
-  deviceInfo(path: string): DeviceInfo;
-  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
-  umount2(target: string, flags: number): void;
-  socketpairSeqpacket(): [number, number];
-  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number): number;
-  pollStart(fd: number, callback: (status: number) => void): number;
-  pollStop(id: number): void;
-  setNonblock(fd: number, on: boolean): void;
-  liveMappingCount(): number;
-  maxMapLength: number;
-}
-
-// ---------------------------------------------------------------------------
-// Loader
-
-// This file runs as native/src/index.ts (vitest) and as native/dist/index.js
-// (compiled): both are one level below native/.
-const ADDON_PATH = fileURLToPath(new URL('../build/Release/famfs_native.node', import.meta.url));
-const BUILD_HINT = 'run `make build` or `pnpm --filter @famfs/native run build:native`';
-
-let binding: Binding | undefined;
-
-/** Loads the addon on first use; throws an actionable Error when it is not built. */
-function loadNative(): Binding {
-  if (binding) return binding;
-  if (!fs.existsSync(ADDON_PATH)) {
-    throw new Error(
-      `famfs native addon is not built (native/build/Release/famfs_native.node missing): ${BUILD_HINT}`,
-    );
-  }
-  try {
-    binding = createRequire(import.meta.url)(ADDON_PATH) as Binding;
-  } catch (e) {
-    throw new Error(
-      `famfs native addon failed to load (${ADDON_PATH}): ${(e as Error).message}; rebuild it: ${BUILD_HINT}`,
-      { cause: e },
-    );
-  }
-  return binding;
 }
 
 /** True when the addon is built and loads. */
@@ -373,3 +320,5 @@ export function setNonblock(fd: number, on: boolean): void {
 export function liveMappingCount(): number {
   return loadNative().liveMappingCount();
 }
+
+export * from './fuse-queues.js';

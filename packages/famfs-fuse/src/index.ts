@@ -1,7 +1,8 @@
 export * from './protocol/index.js';
 export { FamfsFuseFs, type Attr as FsAttr, type CacheMode } from './filesystem.js';
-export { Session, primaryDaxdev, type SessionOptions, type DaxdevInfo } from './session.js';
+export { Session, primaryDaxdev, type SessionOptions, type DaxdevInfo, type HandleObserver } from './session.js';
 export { devFuseTransport, seqpacketTransport, type Transport } from './transport.js';
+export { QueueTransport, runTablePublisher, type QueueTransportOptions } from './native-queues.js';
 export { Logger, type LogLevel } from './log.js';
 export { mountFamfs, umountFamfs, cleanupDeadMount, type MountRequest } from './daemon.js';
 export { controlRequest, startControlServer, type ControlRequest, type ControlResponse } from './control.js';

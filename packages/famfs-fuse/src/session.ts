@@ -24,7 +24,19 @@ export function primaryDaxdev(famfs: Famfs, path: string): DaxdevInfo {
   return { index: 0, path, uuid: famfs.sb.devUuid, size: famfs.dev.size };
 }
 
+/**
+ * Told when a file handle is given out (OPEN, before its reply is written)
+ * and when it goes (RELEASE, before its reply): the native request queues
+ * publish and withdraw the handle's run table here (native-queues.ts).
+ */
+export interface HandleObserver {
+  opened(fh: bigint, nodeid: bigint, writable: boolean): void;
+  released(fh: bigint): void;
+}
+
 export interface SessionOptions {
+  /** file handles of regular files, as they open and close */
+  handles?: HandleObserver;
   /** which numbers the famfs extension uses, if the kernel offers it */
   profile: P.FamfsProfileName;
   /** largest WRITE payload (and READ) we accept: 1 MiB with MAX_PAGES */
@@ -292,6 +304,17 @@ export class Session {
     return P.encodeAttrOut({ attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a) });
   }
 
+  /** OPEN gave out `fh` (its reply is not written yet): tell the HandleObserver. */
+  handleOpened(fh: bigint, nodeid: bigint): void {
+    this.opts.handles?.opened(fh, nodeid, this.fs.handle(fh, nodeid, false).writable);
+  }
+
+  /** RELEASE of `fh`, before the handle goes and before the reply: tell the HandleObserver. */
+  handleReleased(fh: bigint, nodeid: bigint): void {
+    this.fs.handle(fh, nodeid, false); // EBADF for a handle that is not ours: nothing to withdraw
+    this.opts.handles?.released(fh);
+  }
+
   negotiate(kin: P.InitIn): P.InitNegotiation {
     const config = { wanted: WANTED_FLAGS, maxWrite: this.maxWrite };
     const neg = P.negotiateInit(kin, { ...config, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null });
@@ -407,7 +430,11 @@ const TABLE: Table = {
     return [s.attrOut(s.fs.setattr(req.header.nodeid, change))];
   },
   // fuse_open_out
-  OPEN: (s, req) => [P.encodeOpenOut({ fh: s.fs.open(req.header.nodeid, req.arg.flags), openFlags: s.openFlags() })],
+  OPEN: (s, req) => {
+    const fh = s.fs.open(req.header.nodeid, req.arg.flags);
+    s.handleOpened(fh, req.header.nodeid);
+    return [P.encodeOpenOut({ fh, openFlags: s.openFlags() })];
+  },
   // data (a READ that is not plain — extensions — comes here; plain ones take Session.read)
   READ: (s, req) => {
     const views = s.fs.read(req.header.nodeid, req.arg.fh, req.arg.offset, Math.min(req.arg.size, s.maxReadSize));
@@ -432,6 +459,7 @@ const TABLE: Table = {
   },
   // empty
   RELEASE: (s, req) => {
+    s.handleReleased(req.arg.fh, req.header.nodeid);
     s.fs.release(req.arg.fh, req.header.nodeid, false);
     return EMPTY;
   },

@@ -1,0 +1,108 @@
+/**
+ * Loads the famfs native addon (build/Release/famfs_native.node) on first
+ * use, and describes what it exports. Argument checks are the job of the
+ * wrappers (index.ts, fuse-queues.ts), never of this module.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { CacheFlushMethod, DeviceInfo, FlockOp } from './index.js';
+
+/** The raw addon; argument checks are the wrapper's job. */
+export interface Binding {
+  mmap(fd: number, offset: number, length: number, writable: boolean): ArrayBuffer;
+  munmap(buffer: ArrayBuffer): void;
+  msync(buffer: ArrayBuffer, offset: number, length: number, sync: boolean): void;
+  flushRange(buffer: ArrayBuffer, offset: number, length: number): void;
+  invalidateRange(buffer: ArrayBuffer, offset: number, length: number): void;
+  cacheFlushMethod(): CacheFlushMethod;
+  cacheLineSize(): number;
+  pageSize(): number;
+  flock(fd: number, op: FlockOp, nonblock: boolean): boolean;
+  deviceInfo(path: string): DeviceInfo;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  socketpairSeqpacket(): [number, number];
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, len: number): number;
+  pollStart(fd: number, callback: (status: number) => void): number;
+  pollStop(id: number): void;
+  setNonblock(fd: number, on: boolean): void;
+  liveMappingCount(): number;
+  maxMapLength: number;
+  FuseQueues: new (fd: number, clones: number, queueDepth: number, pinQueues: boolean, maxWrite: number) => NativeFuseQueues;
+  possibleCpus(): number;
+}
+
+/** What the addon's FuseQueues object does; fuse-queues.ts wraps it. */
+export interface NativeFuseQueues {
+  addDevice(index: number, fd: number, size: number, writable: boolean, invalidateOnRead: boolean): void;
+  start(onRequest: (queue: number, token: number, bytes: ArrayBuffer) => void, onEnd: (info: NativeQueuesEnd) => void): void;
+  publish(fh: bigint, nodeid: bigint, size: number, writable: boolean, runs: Float64Array): number;
+  withdraw(fh: bigint): boolean;
+  reply(token: number, parts: readonly Uint8Array[]): boolean;
+  noReply(token: number): boolean;
+  stop(): void;
+  stats(): NativeQueueStats[];
+  info(): NativeQueuesInfo;
+}
+
+export interface NativeQueuesEnd {
+  reason: 'unmounted' | 'stopped' | 'error';
+  errno?: number;
+  code?: string;
+  syscall?: string;
+}
+
+export interface NativeQueueStats {
+  queue: number;
+  kind: 'main' | 'clone' | 'uring';
+  running: boolean;
+  nativeReads: number;
+  nativeWrites: number;
+  readBytes: number;
+  writeBytes: number;
+  nativeErrors: number;
+  toJs: number;
+  malformed: number;
+  failures: number;
+}
+
+export interface NativeQueuesInfo {
+  channel: 'init' | 'uring-starting' | 'uring' | 'clone';
+  state: 'new' | 'running' | 'stopping' | 'closed';
+  liveThreads: number;
+  pendingReplies: number;
+  publishedHandles: number;
+  uringPayloadSize: number;
+  setupErrors: string[];
+}
+
+// ---------------------------------------------------------------------------
+// Loader
+
+// This file runs as native/src/index.ts (vitest) and as native/dist/index.js
+// (compiled): both are one level below native/.
+const ADDON_PATH = fileURLToPath(new URL('../build/Release/famfs_native.node', import.meta.url));
+const BUILD_HINT = 'run `make build` or `pnpm --filter @famfs/native run build:native`';
+
+let binding: Binding | undefined;
+
+/** Loads the addon on first use; throws an actionable Error when it is not built. */
+export function loadNative(): Binding {
+  if (binding) return binding;
+  if (!fs.existsSync(ADDON_PATH)) {
+    throw new Error(
+      `famfs native addon is not built (native/build/Release/famfs_native.node missing): ${BUILD_HINT}`,
+    );
+  }
+  try {
+    binding = createRequire(import.meta.url)(ADDON_PATH) as Binding;
+  } catch (e) {
+    throw new Error(
+      `famfs native addon failed to load (${ADDON_PATH}): ${(e as Error).message}; rebuild it: ${BUILD_HINT}`,
+      { cause: e },
+    );
+  }
+  return binding;
+}
+

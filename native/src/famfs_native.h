@@ -1,0 +1,47 @@
+// famfs native addon: what its translation units share. Internal to the
+// addon (built with hidden visibility); nothing here is exported to JS by
+// itself.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace famfs_native {
+
+// Errors -------------------------------------------------------------------
+
+/** "ENOENT" for 2 (strerrorname_np where glibc has it). */
+std::string ErrnoName(int err);
+
+/**
+ * Throws Error{message, code, errno, syscall[, path]} shaped like Node's fs
+ * errors ("ENOENT: no such file or directory, stat '/x'"). `description`
+ * overrides strerror's text where the errno alone would be misleading.
+ */
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string* path = nullptr,
+                             const char* description = nullptr);
+
+// Argument helpers (the TS wrapper validates first; these are the backstop) --
+
+uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t i, const char* name, uint64_t max);
+int ArgFd(const Napi::CallbackInfo& info, size_t i);
+bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name);
+
+// Processor cache (x86-64) ---------------------------------------------------
+
+/** Write back the cache lines covering [p, p+len), then fence (flushRange). */
+void WritebackLines(const void* p, size_t len);
+/** Write back and evict the lines covering [p, p+len), then mfence (invalidateRange). */
+void InvalidateLines(const void* p, size_t len);
+
+size_t PageSize();
+
+// FUSE request queues (fuse_queues.cc) ---------------------------------------
+
+/** Adds the FuseQueues class and its helpers to the addon's exports. */
+void InitFuseQueues(Napi::Env env, Napi::Object exports);
+
+}  // namespace famfs_native
