@@ -4,6 +4,7 @@ import type { MountRequest } from './daemon.js';
 import type { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
 import type { FamfsMode } from './famfs-mode.js';
+import type { FuseQueues } from '@famfs/native';
 import type { Session } from './session.js';
 
 /** What the daemon's control handlers act on. */
@@ -14,6 +15,8 @@ export interface ControlContext {
   session: Session;
   log: Logger;
   mode: FamfsMode;
+  /** the native queues, when the mount has them */
+  queues?: FuseQueues;
 }
 
 /**
@@ -44,7 +47,7 @@ export function notifyChanged(session: Session, changed: ReadonlyArray<{ parent:
  * announced to the kernel before the answer goes back.
  */
 export function controlHandlers(c: ControlContext): ControlHandlers {
-  const { req, famfs, fuseFs, session, log, mode } = c;
+  const { req, famfs, fuseFs, session, log, mode, queues } = c;
   return {
     status: () => ({
       pid: process.pid,
@@ -69,6 +72,10 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       famfsModeDevice: mode.active,
       metaLive: mode.isLive,
       ops: { ...session.stats.ops },
+      channel: queues === undefined ? 'js' : queues.info().channel,
+      queues: (queues?.stats() ?? []).map((q) => ({
+        queue: q.queue, kind: q.kind, nativeReads: q.nativeReads, nativeWrites: q.nativeWrites, toJs: q.toJs, readBytes: q.readBytes, writeBytes: q.writeBytes,
+      })),
       cache: req.cache,
       logLevel: log.level,
     }),

@@ -40,6 +40,10 @@ export interface StatusInfo {
   metaLive: boolean;
   /** requests by operation */
   ops: Record<string, number>;
+  /** how requests reach the daemon: 'js' (its event loop), 'clone' (native cloned channels), 'uring' */
+  channel: string;
+  /** the native queues' counts, one per channel */
+  queues: Array<{ queue: number; kind: string; nativeReads: number; nativeWrites: number; toJs: number; readBytes: number; writeBytes: number }>;
   cache: string;
   logLevel: string;
 }

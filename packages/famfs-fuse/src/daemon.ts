@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as native from '@famfs/native';
+import { uringParameter } from '@famfs/native';
 import { Famfs, FamfsError, daxDeviceName, daxDriverOf, famfsModeAvailable, fromSystemError } from '@famfs/core';
 import { type FamfsModeWish, leaveStaleFamfsMode } from './famfs-mode.js';
 import { controlRequest } from './control.js';
@@ -39,6 +40,17 @@ export interface MountRequest {
   famfsMode?: FamfsModeWish;
   /** leave the dax device in famfs mode when the daemon ends (default: back to the driver it had) */
   keepFamfsMode?: boolean;
+  /**
+   * native request queues answering READ/WRITE: 0 = none (the JS event loop
+   * answers everything), N = N cloned /dev/fuse channels (default: one per CPU)
+   */
+  queues?: number;
+  /**
+   * FUSE-over-io_uring for the queues: 'auto' (default) when the kernel offers
+   * it (the fuse module's enable_uring is on), 'on' turns enable_uring on
+   * (machine-wide; back off when the daemon ends) and fails without it, 'off'
+   */
+  uring?: 'auto' | 'on' | 'off';
   /**
    * Set by mountFamfs for the daemon: the file system UUID it checked. The
    * daemon refuses a device whose superblock says otherwise (the path was
@@ -99,6 +111,10 @@ async function mountLocked(req: MountRequest, dir: string, waitMs: number, warn:
   const files = daemonFiles(mpt, dir);
   checkDaemonFiles(op, files);
 
+  if (req.uring === 'on' && uringParameter() === undefined) {
+    throw new FamfsError('ENODEV', 'mount', `${op}: uring=on: this kernel's fuse module has no enable_uring (no FUSE-over-io_uring)`);
+  }
+  if (req.uring === 'on' && req.queues === 0) throw new FamfsError('EINVAL', 'mount', `${op}: uring=on needs the native queues (queues=0 turns them off)`, { kind: 'usage' });
   if (req.famfsMode === 'on') {
     const why = daxDeviceName(req.device) === undefined ? `${shown(givenDevice, req.device)} is not a dax device` : !famfsModeAvailable() ? 'this kernel has no fsdev_dax driver (no famfs mode)' : undefined;
     if (why !== undefined) throw new FamfsError('ENODEV', 'mount', `${op}: famfs mode (-M, famfs_mode=on): ${why}`, req.device);

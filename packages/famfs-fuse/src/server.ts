@@ -10,10 +10,56 @@ import { Logger } from './log.js';
 import { famfsMountAt, mountFuse, unmount } from './mounts.js';
 import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
 import { Session, primaryDaxdev } from './session.js';
-import { devFuseTransport } from './transport.js';
+import { type Transport, devFuseTransport } from './transport.js';
+import { QueueTransport, runTablePublisher } from './native-queues.js';
+import { type FuseQueues, possibleCpus, setUringParameter, uringParameter } from '@famfs/native';
 
 /** max_read we pass to mount(2): what one READ may ask (as max_write, 1 MiB). */
 const MAX_IO = 1024 * 1024;
+
+/** How requests reach the session: the JS event loop alone, or the native queues (cloned channels, io_uring). */
+interface Channel {
+  transport: Transport;
+  queues?: FuseQueues;
+  /** what the channel changed on the machine, undone (enable_uring) */
+  restore(): void;
+}
+
+/**
+ * The channel a mount is served on. `queues=0`: /dev/fuse read on the event
+ * loop (devFuseTransport). Otherwise native worker queues answer READ and
+ * WRITE themselves: over FUSE-over-io_uring when the kernel offers it — the
+ * fuse module's enable_uring, machine-wide, is only turned on when the mount
+ * says `uring=on` (and turned back off when the daemon ends) — else over
+ * cloned /dev/fuse channels.
+ */
+function openChannel(req: MountRequest, fd: number, master: boolean, dax: boolean, log: Logger): Channel {
+  const n = req.queues ?? possibleCpus();
+  if (n === 0) return { transport: devFuseTransport(fd), restore: () => undefined };
+  let turnedOn = false;
+  const wish = req.uring ?? 'auto';
+  if (wish === 'on' && uringParameter() === false) {
+    setUringParameter(true);
+    turnedOn = true;
+    log.info('io_uring: turned the fuse module\'s enable_uring on (uring=on); it goes back off when this daemon ends');
+  }
+  const uring = wish !== 'off' && uringParameter() === true;
+  const transport = new QueueTransport({ fd, uring, clones: n, maxWrite: MAX_IO });
+  log.info(`channel: native queues (${uring ? 'io_uring when INIT agrees, else ' : ''}${n} cloned /dev/fuse channels); ${master ? 'read-write' : 'read-only'}${dax ? ', dax' : ''}`);
+  return {
+    transport,
+    queues: transport.queues,
+    restore: () => {
+      if (!turnedOn) return;
+      try {
+        setUringParameter(false);
+        log.info('io_uring: enable_uring back off');
+      } catch (e) {
+        log.warn(`io_uring: enable_uring could not go back off: ${(e as Error).message}`);
+      }
+    },
+  };
+}
 
 /**
  * The daemon: open the file system, mount it through /dev/fuse, serve until
@@ -51,9 +97,24 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     return 1;
   }
   const fuseFs = new FamfsFuseFs(famfs, { cache: req.cache, timeout: req.timeout });
-  const transport = devFuseTransport(fd);
   const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log);
+  const channel = openChannel(req, fd, famfs.role === 'master', famfs.dev.kind === 'dax', log);
+  const transport = channel.transport;
+  const publisher = channel.queues === undefined ? undefined : runTablePublisher(channel.queues, fuseFs, log);
+  let nativeData = false;
   const session = new Session(transport, fuseFs, {
+    handles: publisher === undefined ? undefined : {
+      // run tables only once the queues have the device (READ/WRITE mode); in
+      // famfs mode the kernel serves file data itself
+      opened: (fh, nodeid, writable) => nativeData && publisher.opened(fh, nodeid, writable),
+      released: (fh) => nativeData && publisher.released(fh),
+    },
+    onInitDone: (daxFmap) => {
+      if (channel.queues === undefined || daxFmap) return;
+      // READ/WRITE mode: the queues map the device and answer data requests
+      channel.queues.addDevice(0, { path: req.device, writable: famfs.role === 'master', invalidateOnRead: famfs.dev.kind === 'dax' });
+      nativeData = true;
+    },
     profile: req.profile,
     maxWrite: MAX_IO,
     daxdevs: [primaryDaxdev(famfs, req.device)],
@@ -80,7 +141,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   process.on('SIGTERM', stopOnSignal);
   process.on('SIGINT', stopOnSignal);
 
-  const handlers = controlHandlers({ req, famfs, fuseFs, session, log, mode });
+  const handlers = controlHandlers({ req, famfs, fuseFs, session, log, mode, queues: channel.queues });
   let control: net.Server | undefined;
   let timer: NodeJS.Timeout | undefined;
   // Ready when the control socket listens, the mount answers (the kernel
@@ -124,6 +185,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     log.error(`session failed: ${(e as Error).stack ?? String(e)}`);
   }
   log.info('unmounted: stopping');
+  channel.restore();
   if (timer) clearInterval(timer);
   control?.close();
   removeDaemonFiles(files, process.pid);

@@ -57,6 +57,8 @@ export interface SessionOptions {
    * INIT without DAX_FMAP: the mount serves READ/WRITE instead.
    */
   prepareFamfs?: () => boolean;
+  /** INIT is done (its reply about to go out): whether the kernel maps files itself (DAX_FMAP) */
+  onInitDone?: (daxFmap: boolean) => void;
 }
 
 export interface SessionStats {
@@ -332,6 +334,7 @@ export class Session {
   initDone(famfs: P.FamfsProfile | null): void {
     this.famfsProfile = famfs;
     this.state = 'ready';
+    this.opts.onInitDone?.(famfs !== null);
     this.opts.log.info(`INIT done${famfs ? `: famfs DAX_FMAP negotiated (${famfs.name})` : ': no famfs in this kernel, serving READ/WRITE'}`);
   }
 

@@ -21,6 +21,10 @@ export interface MountContext {
   keepFamfsMode: boolean;
   /** -o refresh=SECONDS: the fallback replay timer (0: on access only) */
   refreshInterval: number;
+  /** -o queues=N: native request queues (0: none; default one per CPU) */
+  queues?: number;
+  /** -o uring=auto|on|off */
+  uring?: 'auto' | 'on' | 'off';
   debug: boolean;
   verbose: boolean;
 }
@@ -28,10 +32,10 @@ export interface MountContext {
 /** upstream's -c/--cache words, as famfs-ts cache modes */
 const CACHE_WORDS: Readonly<Record<string, MountContext['cache']>> = { always: 'always', normal: 'auto', never: 'none' };
 
-type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval'>;
+type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval' | 'queues' | 'uring'>;
 
 /** The `-o` options famfs knows, for the error message. */
-export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS';
+export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS, queues=N, uring=auto|on|off';
 
 /** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
 export function parseMountOptions(list: string[]): MountOpts {
@@ -45,6 +49,8 @@ export function parseMountOptions(list: string[]): MountOpts {
     else if (k === 'famfs_mode' && (v === 'auto' || v === 'on' || v === 'off')) out.famfsMode = v;
     else if (k === 'keep_famfs_mode' && v === undefined) out.keepFamfsMode = true;
     else if (k === 'refresh' && seconds(v) !== undefined) out.refreshInterval = seconds(v) ?? 1;
+    else if (k === 'queues' && v !== undefined && /^\d+$/.test(v) && Number(v) <= 256) out.queues = Number(v);
+    else if (k === 'uring' && (v === 'auto' || v === 'on' || v === 'off')) out.uring = v;
     else throw usageError('mount', `famfs mount: unknown or invalid mount option '${opt}' (known: ${MOUNT_OPTIONS})`);
   }
   return out;
@@ -114,6 +120,8 @@ export const mountSpec: CommandSpec<MountContext> = {
       defaultPermissions: c.defaultPermissions,
       famfsMode: c.famfsMode,
       keepFamfsMode: c.keepFamfsMode,
+      queues: c.queues,
+      uring: c.uring,
       logLevel: c.debug ? 'debug' : 'info',
       refreshInterval: c.refreshInterval,
     });
