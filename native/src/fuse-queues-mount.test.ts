@@ -17,7 +17,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { needsRoot, type Requirement } from '../../test/helpers.js';
 import { type TestChannel, type TestFile, type TestMount, TestOp, mountTestFs } from './fuse-queues.testkit.js';
-import { setUringParameter, umount2, uringParameter } from './index.js';
+import { umount2, uringParameter } from './index.js';
+import { holdEnableUring } from '../../test/uring-lock.js';
 
 const MiB = 1024 * 1024;
 const devFuse: Requirement = { what: '/dev/fuse', met: () => fs.existsSync('/dev/fuse') };
@@ -256,21 +257,12 @@ const CHANNELS: Array<{ channel: TestChannel; reqs: Requirement[] }> = [
 
 for (const { channel, reqs } of CHANNELS) {
   describe.runIf(needsRoot(`FUSE request queues, ${channel} channel, real mount`, reqs))(`real mount, ${channel} channel`, () => {
-    let uringBefore: boolean | undefined;
-    const restoreUring = (): void => {
-      if (uringBefore !== undefined) setUringParameter(uringBefore);
-    };
-    beforeAll(() => {
-      if (channel === 'uring') {
-        uringBefore = setUringParameter(true);
-        // also when the run ends early (a failed hook, process.exit): the parameter is machine-wide
-        process.once('exit', restoreUring);
-      }
-    });
-    afterAll(() => {
-      restoreUring();
-      process.off('exit', restoreUring);
-    });
+    // enable_uring is machine-wide: held (and put back) under the tests' lock
+    let releaseUring: (() => void) | undefined;
+    beforeAll(async () => {
+      if (channel === 'uring') releaseUring = await holdEnableUring();
+    }, 11 * 60_000);
+    afterAll(() => releaseUring?.());
     afterEach(closeAll);
 
     const dataPaths = channel === 'js-only' ? [false] : [true, false];

@@ -48,7 +48,7 @@ export interface MountRequest {
   /**
    * FUSE-over-io_uring for the queues: 'auto' (default) when the kernel offers
    * it (the fuse module's enable_uring is on), 'on' turns enable_uring on
-   * (machine-wide; back off when the daemon ends) and fails without it, 'off'
+   * (machine-wide, and left on) and fails without it, 'off'
    */
   uring?: 'auto' | 'on' | 'off';
   /**

@@ -16,49 +16,42 @@ import { type FuseQueues, possibleCpus, setUringParameter, uringParameter } from
 
 /** max_read we pass to mount(2): what one READ may ask (as max_write, 1 MiB). */
 const MAX_IO = 1024 * 1024;
+/** After SIGTERM/SIGINT, how long files still open on the detached mount are served. */
+const SIGNAL_GRACE_MS = 2000;
 
 /** How requests reach the session: the JS event loop alone, or the native queues (cloned channels, io_uring). */
 interface Channel {
   transport: Transport;
   queues?: FuseQueues;
-  /** what the channel changed on the machine, undone (enable_uring) */
-  restore(): void;
 }
 
 /**
  * The channel a mount is served on. `queues=0`: /dev/fuse read on the event
  * loop (devFuseTransport). Otherwise native worker queues answer READ and
- * WRITE themselves: over FUSE-over-io_uring when the kernel offers it — the
- * fuse module's enable_uring, machine-wide, is only turned on when the mount
- * says `uring=on` (and turned back off when the daemon ends) — else over
- * cloned /dev/fuse channels.
+ * WRITE themselves: over FUSE-over-io_uring when the kernel offers it, else
+ * over cloned /dev/fuse channels. The kernel offers io_uring in INIT only
+ * while the fuse module's enable_uring is on (see uringBeforeMount).
  */
 function openChannel(req: MountRequest, fd: number, master: boolean, dax: boolean, log: Logger): Channel {
   const n = req.queues ?? possibleCpus();
-  if (n === 0) return { transport: devFuseTransport(fd), restore: () => undefined };
-  let turnedOn = false;
+  if (n === 0) return { transport: devFuseTransport(fd) };
   const wish = req.uring ?? 'auto';
-  if (wish === 'on' && uringParameter() === false) {
-    setUringParameter(true);
-    turnedOn = true;
-    log.info('io_uring: turned the fuse module\'s enable_uring on (uring=on); it goes back off when this daemon ends');
-  }
   const uring = wish !== 'off' && uringParameter() === true;
   const transport = new QueueTransport({ fd, uring, clones: n, maxWrite: MAX_IO });
   log.info(`channel: native queues (${uring ? 'io_uring when INIT agrees, else ' : ''}${n} cloned /dev/fuse channels); ${master ? 'read-write' : 'read-only'}${dax ? ', dax' : ''}`);
-  return {
-    transport,
-    queues: transport.queues,
-    restore: () => {
-      if (!turnedOn) return;
-      try {
-        setUringParameter(false);
-        log.info('io_uring: enable_uring back off');
-      } catch (e) {
-        log.warn(`io_uring: enable_uring could not go back off: ${(e as Error).message}`);
-      }
-    },
-  };
+  return { transport, queues: transport.queues };
+}
+
+/**
+ * `uring=on`: the kernel decides at mount time whether the INIT it sends
+ * offers io_uring, so enable_uring must be on before mount(2). It is
+ * machine-wide: turned on only when the mount asks for it, and left on
+ * (other mounts may be using it by the time this one ends).
+ */
+function uringBeforeMount(req: MountRequest, log: Logger): void {
+  if (req.uring !== 'on' || (req.queues ?? 1) === 0 || uringParameter() !== false) return;
+  setUringParameter(true);
+  log.info("io_uring: turned the fuse module's enable_uring on (uring=on)");
 }
 
 /**
@@ -89,6 +82,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   }
   let fd: number;
   try {
+    uringBeforeMount(req, log);
     fd = fs.openSync('/dev/fuse', 'r+');
     mountFuse(req.device, req.mountpoint, fd, MAX_IO, { allowOther: req.allowOther ?? true, defaultPermissions: req.defaultPermissions ?? true });
   } catch (e) {
@@ -130,13 +124,25 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   fuseFs.onChange = (changed) => notifyChanged(session, changed);
   const serving = session.run();
 
+  // SIGTERM/SIGINT: detach the mount (lazily: nothing new can open a file);
+  // files still open are served for SIGNAL_GRACE_MS, then the connection is
+  // closed — the kernel fails what they ask next, nobody hangs. A second
+  // signal closes it at once. Every request already taken is answered first.
+  let grace: NodeJS.Timeout | undefined;
+  let signals = 0;
+  const closeChannel = (why: string) => {
+    log.info(`${why}: closing the FUSE connection`);
+    transport.close();
+  };
   const stopOnSignal = () => {
+    if (++signals > 1) return closeChannel('second signal');
     log.info('signal: unmounting');
     try {
       unmount(req.mountpoint, true);
     } catch (e) {
       log.warn((e as Error).message);
     }
+    grace = setTimeout(() => closeChannel(`signal: files still open after ${SIGNAL_GRACE_MS} ms`), SIGNAL_GRACE_MS);
   };
   process.on('SIGTERM', stopOnSignal);
   process.on('SIGINT', stopOnSignal);
@@ -185,7 +191,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     log.error(`session failed: ${(e as Error).stack ?? String(e)}`);
   }
   log.info('unmounted: stopping');
-  channel.restore();
+  if (grace) clearTimeout(grace);
   if (timer) clearInterval(timer);
   control?.close();
   removeDaemonFiles(files, process.pid);

@@ -63,8 +63,10 @@ class FdTransport implements Transport {
             if (code === 'EAGAIN') return; // drained: wait for the next wakeup
             // ENOENT: the request was interrupted before we read it
             if (code === 'ENOENT' || code === 'EINTR') continue;
-            // ENODEV: unmounted; EBADF: closed under us; ECONNRESET: peer gone
-            if (code === 'ENODEV' || code === 'EBADF' || code === 'ECONNRESET') return this.finish?.();
+            // ENODEV: unmounted; ECONNABORTED: the connection was aborted
+            // (/sys/fs/fuse/connections/N/abort); EBADF: closed under us;
+            // ECONNRESET: peer gone
+            if (code === 'ENODEV' || code === 'ECONNABORTED' || code === 'EBADF' || code === 'ECONNRESET') return this.finish?.();
             this.stopWatch?.();
             return reject(e instanceof Error ? e : new Error(String(e)));
           }
@@ -102,7 +104,7 @@ class FdTransport implements Transport {
         const code = (e as NodeJS.ErrnoException).code;
         // a socket peer that is slow to read: its buffer is full for a moment
         if (code === 'EAGAIN') continue;
-        if (code === 'ENOENT' || code === 'ENODEV' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'EBADF') return false;
+        if (code === 'ENOENT' || code === 'ENODEV' || code === 'ECONNABORTED' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'EBADF') return false;
         throw e;
       }
     }
