@@ -31,7 +31,7 @@
 // after drop_caches: `find MNT | wc -l` and `ls -lR MNT`, against the same tree
 // of empty files on tmpfs, read directly and through passthrough_ll.
 //
-// Knobs: BENCH_FUSE_ROUNDS (3), BENCH_FUSE_FIO_SECONDS (3), BENCH_FUSE_IODEPTH (8,
+// Knobs: BENCH_FUSE_ROUNDS (3), BENCH_FUSE_FIO_SECONDS (2), BENCH_FUSE_IODEPTH (8,
 // io_uring engine), BENCH_FUSE_QUEUES (nproc), BENCH_FUSE_PATHS
 // (tmpfs,pll,js,clone,uring), BENCH_FUSE_PARTS (reads,meta), BENCH_FUSE_META_REPS (3).
 // Needs root, /dev/fuse, fio, dd; the daemons keep their state in
@@ -46,7 +46,7 @@ import { FAMFS, GiB, MKFS, MiB, fmt, log, mkImage, now, record, run, systemUuid,
 const work = workDir();
 process.env.FAMFS_RUN_DIR ||= path.join(work, 'famfs-run');
 const ROUNDS = Number(process.env.BENCH_FUSE_ROUNDS ?? 3);
-const FIO_SECONDS = Number(process.env.BENCH_FUSE_FIO_SECONDS ?? 3);
+const FIO_SECONDS = Number(process.env.BENCH_FUSE_FIO_SECONDS ?? 2);
 const IODEPTH = Number(process.env.BENCH_FUSE_IODEPTH ?? 8);
 const NQUEUES = Number(process.env.BENCH_FUSE_QUEUES ?? os.availableParallelism());
 const META_REPS = Number(process.env.BENCH_FUSE_META_REPS ?? 3);
@@ -483,6 +483,14 @@ let meta;
 try {
   if (PARTS.includes('reads')) reads = await readsPart(paths);
   if (PARTS.includes('meta')) meta = await metaPart(pllWhy === undefined);
+} catch (e) {
+  cleanupSync();
+  // Ctrl-C reaches fio/dd too and makes the run fail: let the pending SIGINT
+  // handler end the process (exit 130) rather than print the tool's output
+  await new Promise((r) => setTimeout(r, 100));
+  const msg = String(e?.stack ?? e);
+  log(`fuse: failed: ${msg.length > 3000 ? `${msg.slice(0, 3000)} …` : msg}`);
+  process.exit(1);
 } finally {
   cleanupSync();
   for (const d of [pllMnt, metaPllMnt, famfsMnt, metaMnt]) if (fs.existsSync(d) && !isMounted(d)) fs.rmSync(d, { recursive: true, force: true });
