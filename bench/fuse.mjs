@@ -506,6 +506,8 @@ const us = (x) => (x >= 100 ? `${x.toFixed(0)} µs` : `${x.toFixed(1)} µs`);
 const pct = (x) => `${(x * 100).toFixed(0)}%`;
 /** ratios with three decimals: verdicts compare unrounded values, so a missed 0.20 must not print as 0.20 */
 const rx = (r) => `${r.toFixed(3)}×`;
+/** a ratio next to its target: one more digit when three would print the target itself */
+const rxt = (r, target) => (r.toFixed(3) === target.toFixed(3) && r !== target ? `${r.toFixed(4)}×` : rx(r));
 const span = (xs, f) => (xs.length > 1 ? `${f(Math.min(...xs))}–${f(Math.max(...xs))}` : '');
 const verdict = (ok) => (ok ? 'met' : 'NOT met');
 
@@ -560,7 +562,7 @@ if (reads) {
   const tgt = (label, k, target) => {
     const cells = famfsPaths.map((p) => {
       const r = ratioTmpfs(p, k);
-      return { text: `${rx(med(r))} ${verdict(med(r) >= target)}${r.length > 1 ? ` (${span(r, rx)})` : ''}`, ok: med(r) >= target && !wrong(p), r: med(r) };
+      return { text: `${rxt(med(r), target)} ${verdict(med(r) >= target)}${r.length > 1 ? ` (${span(r, rx)})` : ''}`, ok: med(r) >= target && !wrong(p), r: med(r), t: target };
     });
     tRows.push({ label, key: k, target: `≥ ${target.toFixed(2)}× tmpfs`, cells });
   };
@@ -572,7 +574,7 @@ if (reads) {
   if (paths.includes('pll')) {
     const cells = famfsPaths.map((p) => {
       const r = R[p].map((x, i) => x.lat.p99 / R.pll[i].lat.p99);
-      return { text: `${rx(med(r))} ${verdict(med(r) <= TARGET.p99VsPll)}${r.length > 1 ? ` (${span(r, rx)})` : ''}`, ok: med(r) <= TARGET.p99VsPll && !wrong(p), r: med(r) };
+      return { text: `${rxt(med(r), TARGET.p99VsPll)} ${verdict(med(r) <= TARGET.p99VsPll)}${r.length > 1 ? ` (${span(r, rx)})` : ''}`, ok: med(r) <= TARGET.p99VsPll && !wrong(p), r: med(r), t: TARGET.p99VsPll };
     });
     tRows.push({ label: 'p99 of 4 KiB reads (1 job), ours ÷ passthrough_ll', target: `≤ ${TARGET.p99VsPll.toFixed(2)}×`, cells });
     const ahead = famfsPaths.map((p) => {
@@ -601,7 +603,7 @@ if (reads) {
       : `tmpfs ${show(unitOf[t.key], med(vals('tmpfs', t.key)))}${paths.includes('pll') ? `; passthrough_ll ${rx(med(ratioTmpfs('pll', t.key)))}` : ''}`;
     record({
       benchmark: `FUSE ${t.label}`,
-      ours: famfsPaths.map((p, i) => `${p} ${t.cells[i].short ?? rx(t.cells[i].r)}`).join(' · '),
+      ours: famfsPaths.map((p, i) => `${p} ${t.cells[i].short ?? rxt(t.cells[i].r, t.cells[i].t)}`).join(' · '),
       baseline,
       ratio: t.key === undefined ? 'same-round medians' : 'ours ÷ tmpfs, same round (median)',
       target: t.target,
