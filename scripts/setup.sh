@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything famfs-ts needs on a fresh Debian machine: the system
 # tools (compiler and liburing headers for the native addon, losetup for the
-# block-device tests, fio for the read benchmarks, qemu and friends for the VM
-# tests), pnpm, the workspace dependencies. Idempotent: a no-op when all is there.
+# block-device tests, fio and libfuse's example for the read benchmarks, qemu
+# and friends for the VM tests), pnpm, the workspace dependencies. Idempotent:
+# a no-op when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +15,12 @@ command -v losetup >/dev/null || need_apt+=(util-linux)
 # The addon's FUSE request queues speak FUSE-over-io_uring through liburing
 # (header and the shared library it links against).
 [ -e /usr/include/liburing.h ] || need_apt+=(liburing-dev)
-# bench/queues.mjs and bench/fuse.mjs drive the mounts with fio.
+# bench/fuse.mjs drives the mounts with fio, and compiles libfuse's
+# passthrough_ll example (shipped in libfuse3-dev) as the peer it measures against.
 command -v fio >/dev/null || need_apt+=(fio)
+[ -e /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c ] || need_apt+=(libfuse3-dev)
+command -v gcc >/dev/null || need_apt+=(gcc)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 # The VM tests (test/vm/): qemu boots a famfs-capable kernel under TCG with a
 # busybox initramfs packed by cpio; the guest runs the host's ndctl. Without
 # recommends: qemu's would pull in a GUI and UEFI firmware the tests never use
