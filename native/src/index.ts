@@ -523,9 +523,10 @@ export function liveWindowCount(): number {
 export function sendFds(sock: number, data: Uint8Array, fds: readonly number[] = []): number {
   checkFd(sock);
   const buffer = checkView('data', data);
-  if (!Array.isArray(fds) || fds.length > 253) throw new TypeError('fds must be an array of at most 253 descriptors');
-  fds.forEach((fd, i) => checkInteger(`fds[${i}]`, fd, 0, 0x7fffffff));
-  return loadNative().sendFds(sock, buffer, data.byteOffset, data.byteLength, [...fds]);
+  const list: number[] = Array.from(fds);
+  if (list.length > 253) throw new TypeError('fds must be an array of at most 253 descriptors');
+  list.forEach((fd, i) => checkInteger(`fds[${i}]`, fd, 0, 0x7fffffff));
+  return loadNative().sendFds(sock, buffer, data.byteOffset, data.byteLength, list);
 }
 
 export interface ReceivedMessage {
