@@ -1,6 +1,8 @@
 import { Errno, type Famfs, FamfsError, type FmapRecord, fileBytesPerExtent } from '@famfs/core';
 import * as P from './protocol/index.js';
-import type { Attr, FamfsFuseFs, DirEntry } from './filesystem.js';
+import type { DaxWindow } from './dax-window.js';
+import { type Attr, type FamfsFuseFs, type DirEntry, S_IFREG } from './filesystem.js';
+import type { IomapContext, IomapOptions } from './iomap.js';
 import type { Logger } from './log.js';
 import type { Transport } from './transport.js';
 
@@ -38,6 +40,17 @@ export interface SessionOptions {
    * file with EIO, so READ/WRITE it is. Default false.
    */
   famfsMode?: boolean;
+  /**
+   * Speak fuse-iomap (IOMAP_BEGIN/END) when the kernel offers it for one of
+   * the profile's minors. Absent: never negotiated, the opcodes are ENOSYS.
+   */
+  iomap?: IomapOptions;
+  /**
+   * The DAX window SETUPMAPPING/REMOVEMAPPING map into, owned by the caller
+   * (DaxWindow.create … close). With it, MAP_ALIGNMENT is negotiated (when
+   * offered) with the window's alignment; without it, both opcodes are ENOSYS.
+   */
+  window?: DaxWindow;
 }
 
 export interface SessionStats {
@@ -72,6 +85,8 @@ export class Session {
   readonly stats: SessionStats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, ops: {} };
   private state: 'new' | 'ready' | 'stopped' = 'new';
   private famfsProfile: P.FamfsProfile | null = null;
+  private iomapProfile: P.IomapProfile | null = null;
+  private readonly iomapCtx: IomapContext | null;
   private closeAfterReply = false;
   private readonly replyHeader = new P.ReplyHeader();
   private readonly maxWrite: number;
@@ -82,6 +97,32 @@ export class Session {
     private readonly opts: SessionOptions,
   ) {
     this.maxWrite = opts.maxWrite ?? 1024 * 1024;
+    const io = opts.iomap;
+    this.iomapCtx = io === undefined ? null : { blockSize: io.blockSize ?? P.PAGE_SIZE, cookies: io.cookies };
+    if (io !== undefined) {
+      const b = this.iomapCtx!.blockSize;
+      if (!Number.isInteger(b) || b < 512 || b > 1 << 21 || (b & (b - 1)) !== 0) throw new FamfsError('EINVAL', 'session', `iomap block size ${b} is not a power of two in 512..2 MiB`);
+      for (const [index, cookie] of io.cookies) {
+        if (!Number.isInteger(cookie) || cookie < 1 || cookie > 0xffff_ffff) throw new FamfsError('EINVAL', 'session', `iomap cookie ${cookie} of daxdev ${index} is not in 1..2^32-1`);
+      }
+    }
+  }
+
+  /** fuse-iomap is in force (the kernel offered FUSE_IOMAP for the profile's minor). */
+  get iomap(): boolean {
+    return this.iomapProfile !== null;
+  }
+
+  /** The window SETUPMAPPING maps into; ENOSYS without one (a kernel may then stop asking). */
+  dax(op: string): DaxWindow {
+    if (this.opts.window === undefined) throw new FamfsError('ENOSYS', op, `${op}: this mount has no DAX window (-o dax_window=SIZE)`);
+    return this.opts.window;
+  }
+
+  /** The iomap context; ENOSYS when iomap is not in force (decoding already prevents that). */
+  iomapContext(op: string): IomapContext {
+    if (this.iomapProfile === null || this.iomapCtx === null) throw new FamfsError('ENOSYS', op, `${op}: fuse-iomap is not negotiated`);
+    return this.iomapCtx;
   }
 
   /** famfs mapping messages are in force (the kernel offered DAX_FMAP). */
@@ -120,7 +161,7 @@ export class Session {
     }
     let req: P.FuseRequest;
     try {
-      req = P.decodeRequest(msg, { famfs: this.famfsProfile });
+      req = P.decodeRequest(msg, { famfs: this.famfsProfile, iomap: this.iomapProfile });
     } catch (e) {
       if (!(e instanceof P.ProtocolError)) throw e;
       this.opts.log.warn(`bad request: ${e.message}`);
@@ -267,8 +308,13 @@ export class Session {
     const t = this.fs.timeout;
     return {
       nodeid: a.ino, generation: 0n, entryValid: Math.floor(t), entryValidNsec: nsecOf(t),
-      attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a),
+      attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a, this.attrFlags(a)),
     };
+  }
+
+  /** fuse_attr.flags: with iomap in force a regular file carries the profile's FUSE_ATTR_IOMAP, or the kernel keeps it off the iomap path. */
+  private attrFlags(a: Attr): number {
+    return this.iomapProfile !== null && (a.mode & 0o170000) === S_IFREG ? this.iomapProfile.attrIomapFlag : 0;
   }
 
   entryOut(a: Attr): Uint8Array {
@@ -282,17 +328,31 @@ export class Session {
 
   attrOut(a: Attr): Uint8Array {
     const t = this.fs.timeout;
-    return P.encodeAttrOut({ attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a) });
+    return P.encodeAttrOut({ attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a, this.attrFlags(a)) });
   }
 
   negotiate(kin: P.InitIn): P.InitNegotiation {
-    return P.negotiateInit(kin, { wanted: WANTED_FLAGS, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null, maxWrite: this.maxWrite });
+    const w = this.opts.window;
+    return P.negotiateInit(kin, {
+      // MAP_ALIGNMENT only says something when there is a window to align to
+      wanted: w === undefined ? WANTED_FLAGS : WANTED_FLAGS | P.InitFlag.MAP_ALIGNMENT,
+      famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null,
+      iomap: this.opts.iomap === undefined ? null : P.IomapProfiles[this.opts.iomap.profile],
+      maxWrite: this.maxWrite,
+      mapAlignment: w?.alignShift,
+    });
   }
 
-  initDone(famfs: P.FamfsProfile | null): void {
-    this.famfsProfile = famfs;
+  initDone(neg: { famfs: P.FamfsProfile | null; iomap: P.IomapProfile | null; flags: bigint }): void {
+    this.famfsProfile = neg.famfs;
+    this.iomapProfile = neg.iomap;
     this.state = 'ready';
-    this.opts.log.info(`INIT done${famfs ? `: famfs DAX_FMAP negotiated (${famfs.name})` : ': no famfs in this kernel, serving READ/WRITE'}`);
+    const what = [
+      neg.famfs ? `famfs DAX_FMAP (${neg.famfs.name})` : null,
+      neg.iomap ? `fuse-iomap (${neg.iomap.name})` : null,
+      (neg.flags & P.InitFlag.MAP_ALIGNMENT) !== 0n ? `MAP_ALIGNMENT ${this.opts.window?.alignShift}` : null,
+    ].filter((x) => x !== null);
+    this.opts.log.info(`INIT done: ${what.length > 0 ? `${what.join(', ')} negotiated` : 'no mapping extension in this kernel'}, serving READ/WRITE too`);
   }
 
   daxdev(index: number): DaxdevInfo | undefined {
@@ -319,11 +379,11 @@ function nsecOf(t: number): number {
   return Math.floor((t - Math.floor(t)) * 1e9);
 }
 
-function wireAttr(a: Attr): P.Attr {
+function wireAttr(a: Attr, flags: number): P.Attr {
   return {
     ino: a.ino, size: a.size, blocks: a.blocks, atime: a.time, mtime: a.time, ctime: a.time,
     atimensec: 0, mtimensec: 0, ctimensec: 0, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid,
-    rdev: 0, blksize: a.blksize, flags: 0,
+    rdev: 0, blksize: a.blksize, flags,
   };
 }
 
@@ -359,7 +419,7 @@ const TABLE: Table = {
     const neg = s.negotiate(req.arg);
     if (neg.kind === 'unsupported') throw new FamfsError('EPROTO', 'INIT', neg.reason);
     if (neg.kind === 'retry-major') return [P.encodeInitOut(neg.out)];
-    s.initDone(neg.famfs);
+    s.initDone(neg);
     return [P.encodeInitOut(neg.out)];
   },
   // empty
@@ -501,6 +561,28 @@ const TABLE: Table = {
     const d = s.daxdev(req.arg.daxdevNum);
     if (d === undefined) throw new FamfsError('ENODEV', 'GET_DAXDEV', `no daxdev with index ${req.arg.daxdevNum}`);
     return [P.encodeDaxdevOut({ index: d.index, name: d.path })];
+  },
+  // fuse_iomap_begin_out (only decoded once fuse-iomap is negotiated)
+  IOMAP_BEGIN: (s, req) => {
+    const a = req.arg;
+    return [P.encodeIomapBeginOut(s.fs.iomapBegin(req.header.nodeid, a.attrIno, a.pos, a.count, a.opflags, s.iomapContext('IOMAP_BEGIN')))];
+  },
+  // empty
+  IOMAP_END: (s, req) => {
+    const a = req.arg;
+    s.stats.bytesWritten += s.fs.iomapEnd(req.header.nodeid, a.attrIno, a.pos, a.count, a.opflags, a.written, a.map, s.iomapContext('IOMAP_END'));
+    return EMPTY;
+  },
+  // empty; ENOSYS without a window
+  SETUPMAPPING: (s, req) => {
+    const a = req.arg;
+    s.fs.setupMapping(s.dax('SETUPMAPPING'), req.header.nodeid, a.fh, a.foffset, a.len, a.flags, a.moffset);
+    return EMPTY;
+  },
+  // empty; ENOSYS without a window
+  REMOVEMAPPING: (s, req) => {
+    s.dax('REMOVEMAPPING').remove(req.arg.mappings);
+    return EMPTY;
   },
 };
 
