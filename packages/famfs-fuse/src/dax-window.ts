@@ -424,8 +424,13 @@ export class DaxWindow {
     this.closed = true;
     this.listeners.clear();
     this.reservation.release();
-    fs.closeSync(this.memfd);
-    for (const d of this.devices.values()) fs.closeSync(d.fd);
+    for (const fd of [this.memfd, ...[...this.devices.values()].map((d) => d.fd)]) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already gone (EBADF): closing is all that was left to do
+      }
+    }
   }
 }
 

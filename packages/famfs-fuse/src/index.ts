@@ -7,3 +7,6 @@ export { mountFamfs, umountFamfs, cleanupDeadMount, type MountRequest } from './
 export { controlRequest, startControlServer, type ControlRequest, type ControlResponse } from './control.js';
 export { famfsMountOf, famfsMounts, daemonFiles, readMounts, FUSE_FSTYPE, type DaemonState } from './mounts.js';
 export { runDaemon } from './server.js';
+export { DaxWindow, WINDOW_UNIT, type DaxWindowOptions, type WindowDevice, type WindowEntry, type WindowOp, type WindowStats, type WindowUpdate } from './dax-window.js';
+export { WindowChannel, VmmWindow, decodeWindowMessage, type WindowMessage } from './window-channel.js';
+export type { IomapOptions } from './iomap.js';
