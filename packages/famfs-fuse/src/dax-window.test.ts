@@ -366,7 +366,9 @@ describe('handing the window to a VMM (SCM_RIGHTS over the window socket)', () =
       await withWindow(async (c) => {
         await c.setup(STRIPED, TAG.striped, 4 * MiB, 12 * MiB, READ, 2 * MiB);
         // the child: connect, take the snapshot (fds over SCM_RIGHTS), map its own window, probe it
+        // the child runs the built module (`make test` builds first)
         const dist = path.resolve(here, '../dist/window-channel.js');
+        if (!fs.existsSync(dist)) expect.fail(`${dist} is missing: run make build`);
         const offsets = c.model.flatMap((_, u) => [u * UNIT, u * UNIT + UNIT - 8]);
         const script = `
           const { VmmWindow } = await import(${JSON.stringify(dist)});

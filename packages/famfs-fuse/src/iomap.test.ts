@@ -343,3 +343,44 @@ describe('IOMAP_END', () => {
       expect(s.session.stats.bytesWritten - before).toBe(8192 + 4096);
     }));
 });
+
+describe('device cookies registered after INIT (a real kernel: FUSE_DEV_IOC_BACKING_OPEN needs an iomap connection)', () => {
+  it('a cookie function is called once, after the INIT reply, and its table is used', async () => {
+    let calls = 0;
+    const s = serve(master, 'error', false, { iomap: { profile: 'iomap-2025', cookies: () => (calls++, new Map([[0, 42]])) } });
+    try {
+      expect(calls).toBe(0);
+      await s.kernel.call(request(Op.INIT, s.kernel.unique(), 0n, initIn(7, 99, 128 * KiB, 0x7fff_fffb, 0x7ff | BIT43_2)));
+      expect(calls).toBe(1);
+      const x = extentOf(master.statFile('simple.bin'));
+      const u = s.kernel.unique();
+      expect(await s.kernel.call(request(Op.IOMAP_BEGIN, u, SIMPLE, iomapBeginIn(0, SIMPLE, 0, 4096))))
+        .toEqual(reply(u, iomapBeginOut(mapped(0, 4096, x.offset, 42), overwrite(0, 4096))));
+      expect(calls).toBe(1);
+      expect(s.logLines).toEqual([]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a registration that fails is logged once; mappings are then ENODEV; no iomap, no call', async () => {
+    const s = serve(master, 'error', false, { iomap: { profile: 'iomap-2025', cookies: () => { throw new Error('ENOTBLK: not a block device'); } } });
+    try {
+      await s.kernel.call(request(Op.INIT, s.kernel.unique(), 0n, initIn(7, 99, 128 * KiB, 0x7fff_fffb, 0x7ff | BIT43_2)));
+      const u = s.kernel.unique();
+      expect(await s.kernel.call(request(Op.IOMAP_BEGIN, u, SIMPLE, iomapBeginIn(0, SIMPLE, 0, 4096)))).toEqual(errorReply(u, E.ENODEV));
+      expect(s.logLines).toHaveLength(1);
+      expect(s.logLines[0]).toMatch(/registering the devices failed \(ENOTBLK/);
+    } finally {
+      await s.stop();
+    }
+    let called = false;
+    const t = serve(master, 'error', false, { iomap: { profile: 'iomap-2025', cookies: () => ((called = true), new Map()) } });
+    try {
+      await t.kernel.call(request(Op.INIT, t.kernel.unique(), 0n, initIn(7, 45, 128 * KiB, 0x7fff_fffb, 0x7ff)));
+      expect(called).toBe(false);
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -18,10 +18,14 @@ export interface IomapOptions {
   /**
    * The device cookie of each daxdev index: on a real kernel the id
    * FUSE_DEV_IOC_BACKING_OPEN returned for that device (native
-   * fuseBackingOpen with FuseBackingType.IOMAP); over the test transport
-   * whatever the test chose. A run on a device without a cookie is ENODEV.
+   * fuseBackingOpen(fuseFd, deviceFd, FuseBackingType.IOMAP); the series
+   * takes block devices only); over the test transport whatever the test
+   * chose. A function is called once, right after the INIT reply that
+   * enabled iomap went out — the kernel registers backing devices only on a
+   * connection that has iomap — and its table is used from then on. A run
+   * on a device without a cookie is ENODEV.
    */
-  cookies: ReadonlyMap<number, number>;
+  cookies: ReadonlyMap<number, number> | (() => ReadonlyMap<number, number>);
   /**
    * The block size the kernel checks mappings against: PAGE_SIZE for a FUSE
    * mount unless IOMAP_CONFIG (which famfs-ts answers ENOSYS) set another.
@@ -32,6 +36,15 @@ export interface IomapOptions {
 export interface IomapContext {
   blockSize: number;
   cookies: ReadonlyMap<number, number>;
+}
+
+/** A cookie table's values must fit fuse_iomap_io.dev and not be IOMAP_DEV_NULL. */
+export function checkCookies(cookies: ReadonlyMap<number, number>): void {
+  for (const [index, cookie] of cookies) {
+    if (!Number.isInteger(cookie) || cookie < 1 || cookie > 0xffff_ffff) {
+      throw new FamfsError('EINVAL', 'iomap', `iomap cookie ${cookie} of daxdev ${index} is not in 1..2^32-1`);
+    }
+  }
 }
 
 /** Mappings may not end past s_maxbytes (2^63-1 on a FUSE mount): the last whole block below it. */

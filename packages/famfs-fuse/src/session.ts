@@ -2,7 +2,7 @@ import { Errno, type Famfs, FamfsError, type FmapRecord, fileBytesPerExtent } fr
 import * as P from './protocol/index.js';
 import type { DaxWindow } from './dax-window.js';
 import { type Attr, type FamfsFuseFs, type DirEntry, S_IFREG } from './filesystem.js';
-import type { IomapContext, IomapOptions } from './iomap.js';
+import { type IomapContext, type IomapOptions, checkCookies } from './iomap.js';
 import type { Logger } from './log.js';
 import type { Transport } from './transport.js';
 
@@ -98,13 +98,33 @@ export class Session {
   ) {
     this.maxWrite = opts.maxWrite ?? 1024 * 1024;
     const io = opts.iomap;
-    this.iomapCtx = io === undefined ? null : { blockSize: io.blockSize ?? P.PAGE_SIZE, cookies: io.cookies };
-    if (io !== undefined) {
-      const b = this.iomapCtx!.blockSize;
+    if (io === undefined) {
+      this.iomapCtx = null;
+    } else {
+      const b = io.blockSize ?? P.PAGE_SIZE;
       if (!Number.isInteger(b) || b < 512 || b > 1 << 21 || (b & (b - 1)) !== 0) throw new FamfsError('EINVAL', 'session', `iomap block size ${b} is not a power of two in 512..2 MiB`);
-      for (const [index, cookie] of io.cookies) {
-        if (!Number.isInteger(cookie) || cookie < 1 || cookie > 0xffff_ffff) throw new FamfsError('EINVAL', 'session', `iomap cookie ${cookie} of daxdev ${index} is not in 1..2^32-1`);
-      }
+      // a table given up front is checked now; one from a function once it exists (after INIT)
+      const cookies = typeof io.cookies === 'function' ? new Map<number, number>() : io.cookies;
+      checkCookies(cookies);
+      this.iomapCtx = { blockSize: b, cookies };
+    }
+  }
+
+  /**
+   * After the INIT reply is out: a kernel that took fuse-iomap can now
+   * register backing devices, so a cookie function is called here. If it
+   * fails, iomap stays on and every mapping is ENODEV (logged once here).
+   */
+  private afterInit(): void {
+    const fn = this.opts.iomap?.cookies;
+    if (this.iomapProfile === null || this.iomapCtx === null || typeof fn !== 'function') return;
+    try {
+      const cookies = fn();
+      checkCookies(cookies);
+      this.iomapCtx.cookies = cookies;
+      this.opts.log.info(`fuse-iomap: device cookies ${[...cookies].map(([i, c]) => `daxdev ${i} = ${c}`).join(', ') || 'none'}`);
+    } catch (e) {
+      this.opts.log.error(`fuse-iomap: registering the devices failed (${e instanceof Error ? e.message : String(e)}): every IOMAP_BEGIN will be ENODEV`);
     }
   }
 
@@ -194,6 +214,7 @@ export class Session {
     // sends a trailing zero-length iovec as a second write(2) — an empty
     // message on a SEQPACKET socket, an EINVAL write on /dev/fuse.
     if (reply !== null) this.writeReply(h.unique, req.op, reply.filter((p) => p.length > 0));
+    if (req.op === 'INIT' && this.state === 'ready') this.afterInit();
     if (this.closeAfterReply) {
       this.state = 'stopped';
       this.transport.close();
