@@ -435,3 +435,23 @@ function runNode(script: string): Promise<{ status: number | null; stdout: strin
     p.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+describe('subscribers', () => {
+  it('one that throws is dropped; the change stands and the others still hear of it', () => {
+    const w = newWindow();
+    try {
+      const x = (img.famfs.statFile('simple.bin').fmap as Extract<FmapRecord, { type: 'simple' }>).extents[0]!;
+      const heard: number[] = [];
+      w.subscribe(() => {
+        throw new Error('a broken mirror');
+      });
+      w.subscribe((u) => heard.push(u.generation));
+      w.setup(0, [{ devIndex: 0, devOffset: x.offset, len: UNIT }], { writable: false, nodeid: SIMPLE, foffset: 0 });
+      w.remove([{ moffset: 0, len: UNIT }]);
+      expect(heard).toEqual([1, 2]);
+      expect(w.stats()).toMatchObject({ subscribers: 1, setups: 1, removes: 1, failures: 0, mappings: 0 });
+    } finally {
+      w.close();
+    }
+  });
+});

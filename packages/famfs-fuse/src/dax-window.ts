@@ -391,7 +391,7 @@ export class DaxWindow {
         this.dropRanges(ranges);
         throw new FamfsError('EIO', op, `${op}: ${err.message}; restoring the window failed too (${(again as Error).message}): the range is unmapped`, { cause: e });
       }
-      throw new FamfsError(err.code, op, `${op}: ${err.message}`, { cause: e, kind: 'system' });
+      throw new FamfsError(err.code, op, err.message, { cause: e, kind: 'system' });
     }
   }
 
@@ -412,10 +412,21 @@ export class DaxWindow {
     if (ops.length > 0) this.publish(ops);
   }
 
+  /**
+   * Tell every subscriber. The change has happened: a subscriber that throws
+   * must not turn it into a failed request, so it is unsubscribed instead
+   * (a mirror that missed an update has to start over from a snapshot).
+   */
   private publish(ops: WindowOp[]): void {
     this.gen++;
     const u: WindowUpdate = { generation: this.gen, ops };
-    for (const fn of [...this.listeners]) fn(u);
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(u);
+      } catch {
+        this.listeners.delete(fn);
+      }
+    }
   }
 
   /** Unmap everything, release the reservation, close the memfd and the devices. Idempotent. */
