@@ -21,6 +21,7 @@ import { type UnitModel, type WindowImage, GiB, MiB, UNIT, checkWindow, makeWind
 import { VmmWindow, WindowChannel, decodeWindowMessage, encodeSnapshot } from './window-channel.js';
 import { Logger } from './log.js';
 import { thrown } from '../../../test/thrown.js';
+import { seeded } from '../../../test/random.js';
 
 const MASTER = '3f0e0d0c-0b0a-4908-8706-050403020100';
 const CLIENT = '4f0e0d0c-0b0a-4908-8706-050403020100';
@@ -454,4 +455,48 @@ describe('subscribers', () => {
       w.close();
     }
   });
+});
+
+describe('hostile SETUPMAPPING / REMOVEMAPPING bodies (2,000 seeded)', () => {
+  it('each gets one reply; the table stays sorted, disjoint, inside the window, and agrees with what the window shows', () =>
+    withWindow(async (c) => {
+      const r = seeded('window hostile');
+      const u64 = (): bigint => (BigInt(r.next()) << 32n) | BigInt(r.next());
+      // (no meta file: the log carries no pattern to check a window against)
+      const ids = [SIMPLE, STRIPED, SMALL, DIR, 1n, 99999n];
+      const aligned = (): number => r.int(WINDOW / UNIT + 2) * UNIT;
+      let ok = 0;
+      for (let i = 0; i < 2000; i++) {
+        let got: { u: bigint; got: Uint8Array };
+        if (r.int(2) === 0) {
+          const body = setupmappingIn(r.pick([NO_FH, 1n, u64()]), r.pick([aligned, () => r.int(1 << 30)])(), r.pick([aligned, () => r.int(1 << 24)])(), r.pick([READ, READ | WRITE, WRITE, 0, r.next()]), r.pick([aligned, () => r.int(1 << 26)])());
+          if (r.int(8) === 0) new DataView(body.buffer).setBigUint64(8 * r.int(5), u64(), true);
+          got = await c.call(Op.SETUPMAPPING, r.pick(ids), body);
+        } else {
+          const n = r.int(4);
+          const body = removemappingIn(Array.from({ length: n }, () => [r.pick([aligned, () => r.int(1 << 26)])(), r.pick([() => BigInt(aligned()), u64, () => ALL_ONES])()] as [number, bigint]));
+          if (r.int(10) === 0) new DataView(body.buffer).setUint32(0, r.next(), true);
+          got = await c.call(Op.REMOVEMAPPING, 0n, body);
+        }
+        const v = new DataView(got.got.buffer, got.got.byteOffset);
+        expect(v.getBigUint64(8, true)).toBe(got.u);
+        const err = v.getInt32(4, true);
+        expect(err <= 0 && err > -512 && got.got.length === 16, `#${i}`).toBe(true);
+        if (err === 0) ok++;
+        const es = c.w.entries();
+        for (let k = 0; k < es.length; k++) {
+          const e = es[k]!;
+          expect(e.moffset % UNIT === 0 && e.len > 0 && e.moffset + e.len <= WINDOW).toBe(true);
+          if (k > 0) expect(es[k - 1]!.moffset + es[k - 1]!.len <= e.moffset).toBe(true);
+        }
+        // the model is the window's own table here: each entry's unit must show what the table says
+        c.model.fill(null);
+        for (const e of es) {
+          const f = img.files.find((x) => x.nodeid === e.nodeid);
+          for (let off = 0; off < e.len; off += UNIT) c.model[(e.moffset + off) / UNIT] = f === undefined ? null : { tag: f.tag, foffset: e.foffset + off, writable: e.writable };
+        }
+        c.check(`#${i}`);
+      }
+      expect(ok).toBeGreaterThan(200);
+    }));
 });

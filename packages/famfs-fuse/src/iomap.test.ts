@@ -384,3 +384,73 @@ describe('device cookies registered after INIT (a real kernel: FUSE_DEV_IOC_BACK
     }
   });
 });
+
+/**
+ * The checks the fuse-iomap kernel makes of every BEGIN reply (a failure
+ * there is EUCLEAN for the I/O), written from the series: a known type,
+ * reply flags within bits 0–7, a non-zero length, offset and length whole
+ * blocks, no overflow, offset below s_maxbytes, MAPPED with a device and an
+ * address, HOLE with neither, PURE_OVERWRITE only in the write slot with no
+ * flags, device or address; and both mappings contain `pos`.
+ */
+function kernelRejects(slot: 'read' | 'write', m: { offset: bigint; length: bigint; addr: bigint; type: number; flags: number; dev: number }, pos: bigint, block: bigint): string | null {
+  const U64 = (1n << 64n) - 1n;
+  const MAXBYTES = (1n << 63n) - 1n;
+  if (![HOLE, 1, MAPPED, 3, 4, PURE_OVERWRITE].includes(m.type)) return 'type';
+  if ((m.flags & ~0xff) !== 0) return 'flags';
+  if (m.length === 0n) return 'length 0';
+  if (m.offset % block !== 0n || m.length % block !== 0n) return 'not whole blocks';
+  if (m.offset + m.length > U64) return 'offset overflow';
+  if (m.offset >= MAXBYTES) return 'offset past s_maxbytes';
+  if (m.type === MAPPED && (m.dev === 0 || m.addr === NULL_ADDR)) return 'mapped without device or address';
+  if (m.type === HOLE && (m.dev !== 0 || m.addr !== NULL_ADDR)) return 'hole with device or address';
+  if (m.type === PURE_OVERWRITE && (slot !== 'write' || m.flags !== 0 || m.dev !== 0 || m.addr !== NULL_ADDR)) return 'bad pure overwrite';
+  if (m.addr !== NULL_ADDR && m.addr + m.length > U64) return 'addr overflow';
+  if (!(m.offset <= pos && pos < m.offset + m.length)) return 'does not contain pos';
+  return null;
+}
+
+describe('hostile IOMAP requests (2,000 seeded)', () => {
+  it('each gets one reply: an errno, or mappings the kernel would accept', () =>
+    withIomap(master, async (s, call) => {
+      const r = seeded('iomap hostile');
+      const ids = [SIMPLE, STRIPED, SMALL, DIR, META_LOG, TWO_DEV, 1n, 77777n];
+      const sizes = new Map<bigint, number>([[SIMPLE, SIMPLE_SIZE], [STRIPED, STRIPED_SIZE], [SMALL, SMALL_SIZE], [TWO_DEV, 8 * MiB], [META_LOG, 8 * MiB]]);
+      const u64 = (): bigint => (BigInt(r.next()) << 32n) | BigInt(r.next());
+      let mappedReplies = 0;
+      for (let i = 0; i < 2000; i++) {
+        const id = r.pick(ids);
+        const size = BigInt(sizes.get(id) ?? 0);
+        const pos = r.pick([() => BigInt(r.int(Number(size) + 1)), () => size + BigInt(r.int(1 << 20)), u64, () => 0n, () => size - 1n])();
+        const count = r.pick([() => BigInt(r.int(1 << 22)), u64, () => 0n, () => 0x7fff_ffff_ffff_ffffn])();
+        const opflags = r.pick([0, OP_WRITE, OP_REPORT, OP_ZERO, OP_DIRECT, OP_WRITE | OP_ATOMIC, r.next()]);
+        const attr = r.int(10) === 0 ? u64() : id;
+        if (r.int(4) === 0) {
+          const a = await call(Op.IOMAP_END, id, iomapEndIn(opflags >>> 0, attr, Number(pos & 0xffff_ffffn), Number(count & 0xffff_ffffn), BigInt.asIntN(64, u64()),
+            { offset: u64(), length: u64(), addr: u64(), type: r.int(256), flags: r.int(1024), dev: r.pick([0, COOKIE0, COOKIE1, r.next()]) }));
+          const h = outHeaderOf(a.got);
+          expect(h.unique).toBe(a.u);
+          expect(h.error <= 0 && h.error > -512).toBe(true);
+          expect(a.got.length).toBe(16);
+          continue;
+        }
+        const a = await call(Op.IOMAP_BEGIN, id, iomapBeginIn(opflags >>> 0, attr, pos, count));
+        const h = outHeaderOf(a.got);
+        expect(h.unique).toBe(a.u);
+        if (h.error !== 0) {
+          expect(h.error > -512 && a.got.length === 16, `#${i}`).toBe(true);
+          continue;
+        }
+        expect(a.got.length).toBe(16 + 64);
+        const v = new DataView(a.got.buffer, a.got.byteOffset + 16);
+        for (const [slot, at] of [['read', 0], ['write', 32]] as const) {
+          const m = { offset: v.getBigUint64(at, true), length: v.getBigUint64(at + 8, true), addr: v.getBigUint64(at + 16, true), type: v.getUint16(at + 24, true), flags: v.getUint16(at + 26, true), dev: v.getUint32(at + 28, true) };
+          const why = kernelRejects(slot, m, pos, 4096n);
+          if (why !== null) expect.fail(`#${i} nodeid ${id} pos ${pos} count ${count} opflags ${opflags}: the kernel would reject the ${slot} mapping (${why}): ${JSON.stringify(m, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}`);
+        }
+        mappedReplies++;
+      }
+      expect(mappedReplies).toBeGreaterThan(300);
+      expect(s.session.initialized).toBe(true);
+    }));
+});
