@@ -107,6 +107,12 @@ export class Session {
       const cookies = typeof io.cookies === 'function' ? new Map<number, number>() : io.cookies;
       checkCookies(cookies);
       this.iomapCtx = { blockSize: b, cookies };
+      // famfs and fuse-iomap share INIT bit 43: their profiles may never claim it for the same kernel minor
+      const ip = P.IomapProfiles[io.profile];
+      const fp = P.FamfsProfiles[opts.profile];
+      if (opts.famfsMode === true && fp.daxFmapFlag === ip.iomapFlag && fp.minKernelMinor <= ip.maxKernelMinor && ip.minKernelMinor <= fp.maxKernelMinor) {
+        throw new FamfsError('EINVAL', 'session', `famfs profile ${fp.name} and iomap profile ${ip.name} both claim the same INIT bit for one kernel minor`);
+      }
     }
   }
 
