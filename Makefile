@@ -31,9 +31,9 @@ test: build lint
 	  [ -f .test-report.json ] && node scripts/test-summary.mjs .test-report.json; exit $$rc
 
 # the fuzzers at bench size: 100,000 malformed requests through Session.handle,
-# 100,000 mutations of each on-media struct
+# 100,000 mutations of each on-media struct, 100,000 DAX window sequences
 fuzz: build
-	FAMFS_FUZZ_REQUESTS=100000 FAMFS_FUZZ_MEDIA=100000 pnpm exec vitest run packages/famfs-fuse/src/session.fuzz.test.ts packages/famfs-core/src/format/fuzz.test.ts
+	FAMFS_FUZZ_REQUESTS=100000 FAMFS_FUZZ_MEDIA=100000 FAMFS_WINDOW_SEQUENCES=100000 pnpm exec vitest run packages/famfs-fuse/src/session.fuzz.test.ts packages/famfs-core/src/format/fuzz.test.ts packages/famfs-fuse/src/dax-window.model.test.ts
 
 bench: build
 	@bash bench/run.sh

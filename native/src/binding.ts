@@ -31,6 +31,21 @@ export interface Binding {
   maxMapLength: number;
   FuseQueues: new (fd: number, clones: number, queueDepth: number, pinQueues: boolean, maxWrite: number) => NativeFuseQueues;
   possibleCpus(): number;
+  memfdCreate(name: string, size: number): number;
+  windowReserve(length: number, align: number, fd: number): number;
+  windowMap(id: number, offset: number, length: number, fd: number, fdOffset: number, writable: boolean): void;
+  windowUnmap(id: number, offset: number, length: number): void;
+  windowProbe(id: number, offsets: Float64Array, segLen: number, dst: ArrayBuffer, status: ArrayBuffer, writeBack: boolean): void;
+  windowRelease(id: number): void;
+  windowBase(id: number): number;
+  liveWindowCount(): number;
+  sendFds(sock: number, buffer: ArrayBuffer, offset: number, length: number, fds: number[]): number;
+  recvFds(sock: number, buffer: ArrayBuffer, offset: number, length: number, maxFds: number): { bytes: number; fds: number[] } | null;
+  seqpacketListen(path: string, backlog: number): number;
+  seqpacketAccept(fd: number): number;
+  seqpacketConnect(path: string): number;
+  fuseBackingOpen(fuseFd: number, fd: number, flags: number): number;
+  fuseBackingClose(fuseFd: number, id: number): void;
 }
 
 /** What the addon's FuseQueues object does; fuse-queues.ts wraps it. */

@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -44,6 +46,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace famfs_native {
 
@@ -643,6 +646,439 @@ Napi::Value SocketpairSeqpacket(const Napi::CallbackInfo& info) {
   return out;
 }
 
+
+// ---------------------------------------------------------------------------
+// The DAX window: an address-space reservation whose pages are either the
+// window's own base layer (PROT_NONE: any access faults) or a device range
+// mapped over it with MAP_FIXED. Reservations are named by an id; their
+// addresses never reach JavaScript as pointers (windowBase exists only for
+// diagnostics such as reading /proc/self/maps).
+
+struct Window {
+  uintptr_t base;
+  size_t length;
+  int fd;  // a dup of the base layer's fd (a memfd), or -1 for an anonymous reservation
+};
+
+std::unordered_map<uint32_t, Window> g_windows;
+uint32_t g_next_window = 1;
+
+Window& FindWindow(Napi::Env env, const Napi::CallbackInfo& info, size_t i) {
+  uint32_t id = static_cast<uint32_t>(ArgIndex(info, i, "id", UINT32_MAX));
+  auto it = g_windows.find(id);
+  if (it == g_windows.end()) ThrowErrno(env, EBADF, "window", nullptr, "no such window reservation (released?)");
+  return it->second;
+}
+
+// [offset, offset+length) must be a non-empty, page-aligned range of the window.
+void CheckWindowRange(Napi::Env env, const Window& w, uint64_t offset, uint64_t length) {
+  if (length == 0 || offset % g_page_size != 0 || length % g_page_size != 0)
+    throw Napi::RangeError::New(env, "window range must be non-empty and page-aligned");
+  if (offset > w.length || length > w.length - offset)
+    throw Napi::RangeError::New(env, "range [" + std::to_string(offset) + ", " + std::to_string(offset + length) +
+                                         ") is outside the " + std::to_string(w.length) + "-byte window");
+}
+
+// Put the base layer back over [addr, addr+length): the memfd at the same
+// offset, or anonymous memory, PROT_NONE either way. Returns 0 or an errno.
+int BaseLayer(const Window& w, uintptr_t addr, size_t length) {
+  void* want = reinterpret_cast<void*>(addr);
+  void* p = w.fd >= 0
+                ? ::mmap(want, length, PROT_NONE, MAP_SHARED | MAP_FIXED, w.fd, static_cast<off_t>(addr - w.base))
+                : ::mmap(want, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  return p == MAP_FAILED ? errno : 0;
+}
+
+// memfdCreate(name, size) -> fd: a sealed-size memfd (MFD_CLOEXEC; shrink
+// and grow sealed, so a peer that maps it can never be handed SIGBUS).
+Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ArgString(info, 0, "name");
+  uint64_t size = ArgIndex(info, 1, "size", static_cast<uint64_t>(INT64_MAX));
+  int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) ThrowErrno(env, errno, "memfd_create");
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "ftruncate");
+  }
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "fcntl(F_ADD_SEALS)");
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// windowReserve(length, align, fd) -> id. Reserves `length` bytes aligned to
+// `align` (a power of two, at least a page) by over-reserving and trimming,
+// then lays the base layer (the fd from offset 0 when fd >= 0) over it.
+Napi::Value WindowReserve(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t length = ArgIndex(info, 0, "length", static_cast<uint64_t>(1) << 46);
+  uint64_t align = ArgIndex(info, 1, "align", static_cast<uint64_t>(1) << 30);
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "fd must be a number");
+  double fdv = info[2].As<Napi::Number>().DoubleValue();
+  if (std::floor(fdv) != fdv || fdv < -1 || fdv > INT_MAX) throw Napi::RangeError::New(env, "fd must be -1 or an fd");
+  int fd = static_cast<int>(fdv);
+  if (length == 0 || length % g_page_size != 0) throw Napi::RangeError::New(env, "length must be a positive multiple of the page size");
+  if (align < g_page_size || (align & (align - 1)) != 0) throw Napi::RangeError::New(env, "align must be a power of two >= the page size");
+
+  size_t span = static_cast<size_t>(length + align);
+  void* p = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap(reserve)");
+  uintptr_t raw = reinterpret_cast<uintptr_t>(p);
+  uintptr_t base = (raw + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
+  if (base > raw) ::munmap(p, base - raw);
+  uintptr_t end = base + length;
+  if (raw + span > end) ::munmap(reinterpret_cast<void*>(end), raw + span - end);
+
+  Window w{base, static_cast<size_t>(length), -1};
+  if (fd >= 0) {
+    w.fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (w.fd < 0) {
+      int err = errno;
+      ::munmap(reinterpret_cast<void*>(base), length);
+      ThrowErrno(env, err, "fcntl(F_DUPFD_CLOEXEC)");
+    }
+    int err = BaseLayer(w, base, w.length);
+    if (err != 0) {
+      ::munmap(reinterpret_cast<void*>(base), length);
+      ::close(w.fd);
+      ThrowErrno(env, err, "mmap(base layer)");
+    }
+  }
+  uint32_t id = g_next_window++;
+  g_windows[id] = w;
+  return Napi::Number::New(env, id);
+}
+
+// windowMap(id, offset, length, fd, fdOffset, writable): map the fd's range
+// at the window offset (MAP_SHARED | MAP_FIXED, replacing whatever was
+// there). If the kernel refuses, MAP_FIXED may already have torn down the
+// old pages: the base layer goes back at once so the range is never a hole
+// another mmap could take, and the caller restores what it knows was there.
+Napi::Value WindowMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Window& w = FindWindow(env, info, 0);
+  uint64_t offset = ArgIndex(info, 1, "offset", SIZE_MAX);
+  uint64_t length = ArgIndex(info, 2, "length", SIZE_MAX);
+  int fd = ArgFd(info, 3);
+  uint64_t fdOffset = ArgIndex(info, 4, "fdOffset", static_cast<uint64_t>(INT64_MAX));
+  bool writable = ArgBool(info, 5, "writable");
+  CheckWindowRange(env, w, offset, length);
+  if (fdOffset % g_page_size != 0) throw Napi::RangeError::New(env, "fdOffset must be page-aligned");
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* want = reinterpret_cast<void*>(w.base + offset);
+  void* p = ::mmap(want, length, prot, MAP_SHARED | MAP_FIXED, fd, static_cast<off_t>(fdOffset));
+  if (p == MAP_FAILED) {
+    int err = errno;
+    BaseLayer(w, w.base + offset, length);
+    ThrowErrno(env, err, "mmap(MAP_FIXED)");
+  }
+  return env.Undefined();
+}
+
+// windowUnmap(id, offset, length): the range goes back to the base layer.
+Napi::Value WindowUnmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Window& w = FindWindow(env, info, 0);
+  uint64_t offset = ArgIndex(info, 1, "offset", SIZE_MAX);
+  uint64_t length = ArgIndex(info, 2, "length", SIZE_MAX);
+  CheckWindowRange(env, w, offset, length);
+  int err = BaseLayer(w, w.base + offset, length);
+  if (err != 0) ThrowErrno(env, err, "mmap(PROT_NONE)");
+  return env.Undefined();
+}
+
+// windowProbe(id, offsets: Float64Array, segLen, dst: ArrayBuffer, status:
+// ArrayBuffer, writeBack): copy segment i (segLen bytes at window offset
+// offsets[i]) into dst[i*segLen ...] through process_vm_readv on this very
+// process, which reports a page that cannot be read as EFAULT instead of
+// raising SIGSEGV. status[i] = 0 (faulted), 1 (read). With writeBack, every
+// readable segment is written back unchanged (process_vm_writev honours the
+// page protection, unlike /proc/self/mem): status 2 = writable too.
+int ProbeBatch(const Window& w, const double* offs, size_t n, size_t segLen, uint8_t* dst, uint8_t* status, bool write,
+               uint8_t okValue, uint8_t need) {
+  pid_t self = ::getpid();
+  std::vector<struct iovec> local, remote;
+  size_t i = 0;
+  while (i < n) {
+    local.clear();
+    remote.clear();
+    size_t first = i;
+    for (size_t k = i; k < n && local.size() < 1024; k++) {
+      if (status[k] != need) {
+        if (local.empty()) { first = k + 1; continue; }
+        break;  // keep batches contiguous so a short count names the failing segment
+      }
+      local.push_back({dst + k * segLen, segLen});
+      remote.push_back({reinterpret_cast<void*>(w.base + static_cast<uintptr_t>(offs[k])), segLen});
+    }
+    if (local.empty()) { i = first; continue; }
+    ssize_t r = write ? ::process_vm_writev(self, local.data(), local.size(), remote.data(), remote.size(), 0)
+                      : ::process_vm_readv(self, local.data(), local.size(), remote.data(), remote.size(), 0);
+    size_t done;
+    if (r < 0) {
+      if (errno != EFAULT) return errno;
+      done = 0;
+    } else {
+      done = static_cast<size_t>(r) / segLen;
+    }
+    for (size_t k = 0; k < done; k++) status[first + k] = okValue;
+    i = first + done;
+    if (done < local.size()) i++;  // the segment that failed keeps its old status
+  }
+  return 0;
+}
+
+Napi::Value WindowProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Window& w = FindWindow(env, info, 0);
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, "offsets must be a Float64Array");
+  Napi::Float64Array offsets = info[1].As<Napi::Float64Array>();
+  uint64_t segLen = ArgIndex(info, 2, "segLen", 4096);
+  Napi::ArrayBuffer dst = ArgArrayBuffer(info, 3);
+  if (!info[4].IsArrayBuffer()) throw Napi::TypeError::New(env, "status must be an ArrayBuffer");
+  Napi::ArrayBuffer status = info[4].As<Napi::ArrayBuffer>();
+  bool writeBack = ArgBool(info, 5, "writeBack");
+  size_t n = offsets.ElementLength();
+  if (segLen == 0) throw Napi::RangeError::New(env, "segLen must be > 0");
+  if (dst.ByteLength() < n * segLen || status.ByteLength() < n) throw Napi::RangeError::New(env, "dst or status too small");
+  const double* offs = offsets.Data();
+  for (size_t k = 0; k < n; k++) {
+    double o = offs[k];
+    if (!(o >= 0) || std::floor(o) != o || o + static_cast<double>(segLen) > static_cast<double>(w.length))
+      throw Napi::RangeError::New(env, "segment " + std::to_string(k) + " is outside the window");
+  }
+  uint8_t* st = static_cast<uint8_t*>(status.Data());
+  uint8_t* d = static_cast<uint8_t*>(dst.Data());
+  memset(st, 0, n);
+  int err = ProbeBatch(w, offs, n, segLen, d, st, false, 1, 0);
+  if (err != 0) ThrowErrno(env, err, "process_vm_readv");
+  if (writeBack) {
+    err = ProbeBatch(w, offs, n, segLen, d, st, true, 2, 1);
+    if (err != 0) ThrowErrno(env, err, "process_vm_writev");
+  }
+  return env.Undefined();
+}
+
+// windowRelease(id): unmap the whole reservation and close the base fd.
+Napi::Value WindowRelease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = static_cast<uint32_t>(ArgIndex(info, 0, "id", UINT32_MAX));
+  auto it = g_windows.find(id);
+  if (it == g_windows.end()) ThrowErrno(env, EBADF, "window", nullptr, "no such window reservation (released?)");
+  Window w = it->second;
+  g_windows.erase(it);
+  int err = ::munmap(reinterpret_cast<void*>(w.base), w.length) == 0 ? 0 : errno;
+  if (w.fd >= 0) ::close(w.fd);
+  if (err != 0) ThrowErrno(env, err, "munmap");
+  return env.Undefined();
+}
+
+Napi::Value WindowBase(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Window& w = FindWindow(env, info, 0);
+  return Napi::Number::New(env, static_cast<double>(w.base));
+}
+
+Napi::Value LiveWindowCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g_windows.size()));
+}
+
+// ---------------------------------------------------------------------------
+// File descriptors over unix sockets (SCM_RIGHTS), and SOCK_SEQPACKET
+// listen/accept/connect (Node's net module only does SOCK_STREAM and cannot
+// pass descriptors).
+
+constexpr size_t kMaxFds = 253;  // SCM_MAX_FD
+
+// sendFds(sock, buffer, offset, length, fds[]) -> bytes sent. One sendmsg:
+// the data and, in the same message, the descriptors. EINTR is retried.
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = ArgFd(info, 0);
+  Napi::ArrayBuffer ab = ArgArrayBuffer(info, 1);
+  uint64_t offset = ArgIndex(info, 2, "offset", SIZE_MAX);
+  uint64_t length = ArgIndex(info, 3, "length", SIZE_MAX);
+  CheckRange(env, ab.ByteLength(), offset, length);
+  if (!info[4].IsArray()) throw Napi::TypeError::New(env, "fds must be an array");
+  Napi::Array arr = info[4].As<Napi::Array>();
+  if (arr.Length() > kMaxFds) throw Napi::RangeError::New(env, "at most 253 fds per message");
+  std::vector<int> fds;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, "fds must be numbers");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (std::floor(d) != d || d < 0 || d > INT_MAX) throw Napi::RangeError::New(env, "fds must be non-negative integers");
+    fds.push_back(static_cast<int>(d));
+  }
+  struct iovec iov = {static_cast<uint8_t*>(ab.Data()) + offset, static_cast<size_t>(length)};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno(env, errno, "sendmsg");
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// recvFds(sock, buffer, offset, length, maxFds) -> {bytes, fds} | null (no
+// message ready on a non-blocking socket). bytes 0 with no fds = the peer
+// hung up. A message longer than the buffer, or with more descriptors than
+// maxFds, is an EMSGSIZE error (its descriptors are closed, never leaked).
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = ArgFd(info, 0);
+  Napi::ArrayBuffer ab = ArgArrayBuffer(info, 1);
+  uint64_t offset = ArgIndex(info, 2, "offset", SIZE_MAX);
+  uint64_t length = ArgIndex(info, 3, "length", SIZE_MAX);
+  uint64_t maxFds = ArgIndex(info, 4, "maxFds", kMaxFds);
+  CheckRange(env, ab.ByteLength(), offset, length);
+  struct iovec iov = {static_cast<uint8_t*>(ab.Data()) + offset, static_cast<size_t>(length)};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxFds), 0);
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    ThrowErrno(env, errno, "recvmsg");
+  }
+  std::vector<int> fds;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+      fds.push_back(fd);
+    }
+  }
+  if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || fds.size() > maxFds) {
+    for (int fd : fds) ::close(fd);
+    ThrowErrno(env, EMSGSIZE, "recvmsg", nullptr, "message or its descriptors do not fit the buffer");
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bytes", Napi::Number::New(env, static_cast<double>(n)));
+  Napi::Array a = Napi::Array::New(env, fds.size());
+  for (size_t k = 0; k < fds.size(); k++) a.Set(static_cast<uint32_t>(k), Napi::Number::New(env, fds[k]));
+  out.Set("fds", a);
+  return out;
+}
+
+bool UnixAddress(const std::string& path, struct sockaddr_un* sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa->sun_path) return false;
+  memcpy(sa->sun_path, path.c_str(), path.size());
+  return true;
+}
+
+// seqpacketListen(path, backlog) -> fd: a non-blocking, close-on-exec
+// AF_UNIX SOCK_SEQPACKET socket bound at `path` and listening.
+Napi::Value SeqpacketListen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0, "path");
+  int backlog = static_cast<int>(ArgIndex(info, 1, "backlog", 4096));
+  struct sockaddr_un sa;
+  if (!UnixAddress(path, &sa)) ThrowErrno(env, ENAMETOOLONG, "bind", &path);
+  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) ThrowErrno(env, errno, "socket");
+  if (::bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "bind", &path);
+  }
+  if (::listen(fd, backlog) != 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "listen", &path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// seqpacketAccept(fd) -> a connection's fd (non-blocking, close-on-exec), or
+// -1 when no connection is waiting.
+Napi::Value SeqpacketAccept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  int c;
+  do c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK); while (c < 0 && errno == EINTR);
+  if (c < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
+    ThrowErrno(env, errno, "accept4");
+  }
+  return Napi::Number::New(env, c);
+}
+
+// seqpacketConnect(path) -> fd (blocking, close-on-exec).
+Napi::Value SeqpacketConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(info, 0, "path");
+  struct sockaddr_un sa;
+  if (!UnixAddress(path, &sa)) ThrowErrno(env, ENAMETOOLONG, "connect", &path);
+  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(env, errno, "socket");
+  int r;
+  do r = ::connect(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa); while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "connect", &path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// ---------------------------------------------------------------------------
+// FUSE backing devices (FUSE_DEV_IOC_BACKING_OPEN/CLOSE on a /dev/fuse fd):
+// mainline passthrough (6.9+) and fuse-iomap's device cookies use the same
+// ioctl; the iomap series puts the backing type in the low byte of flags.
+
+struct FuseBackingMap {
+  int32_t fd;
+  uint32_t flags;
+  uint64_t padding;
+};
+static_assert(sizeof(FuseBackingMap) == 16, "struct fuse_backing_map is 16 bytes");
+constexpr unsigned long kFuseDevIocBackingOpen = _IOW(229, 1, FuseBackingMap);
+constexpr unsigned long kFuseDevIocBackingClose = _IOW(229, 2, uint32_t);
+
+Napi::Value FuseBackingOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fuseFd = ArgFd(info, 0);
+  int fd = ArgFd(info, 1);
+  uint32_t flags = static_cast<uint32_t>(ArgIndex(info, 2, "flags", UINT32_MAX));
+  FuseBackingMap m{fd, flags, 0};
+  int id = ::ioctl(fuseFd, kFuseDevIocBackingOpen, &m);
+  if (id < 0) ThrowErrno(env, errno, "ioctl(FUSE_DEV_IOC_BACKING_OPEN)");
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value FuseBackingClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fuseFd = ArgFd(info, 0);
+  uint32_t id = static_cast<uint32_t>(ArgIndex(info, 1, "id", UINT32_MAX));
+  if (::ioctl(fuseFd, kFuseDevIocBackingClose, &id) != 0) ThrowErrno(env, errno, "ioctl(FUSE_DEV_IOC_BACKING_CLOSE)");
+  return env.Undefined();
+}
+
 // ---------------------------------------------------------------------------
 // Diagnostics
 
@@ -683,6 +1119,21 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pollStop", Napi::Function::New(env, PollStop, "pollStop"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblock, "setNonblock"));
   exports.Set("socketpairSeqpacket", Napi::Function::New(env, SocketpairSeqpacket, "socketpairSeqpacket"));
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
+  exports.Set("windowReserve", Napi::Function::New(env, WindowReserve, "windowReserve"));
+  exports.Set("windowMap", Napi::Function::New(env, WindowMap, "windowMap"));
+  exports.Set("windowUnmap", Napi::Function::New(env, WindowUnmap, "windowUnmap"));
+  exports.Set("windowProbe", Napi::Function::New(env, WindowProbe, "windowProbe"));
+  exports.Set("windowRelease", Napi::Function::New(env, WindowRelease, "windowRelease"));
+  exports.Set("windowBase", Napi::Function::New(env, WindowBase, "windowBase"));
+  exports.Set("liveWindowCount", Napi::Function::New(env, LiveWindowCount, "liveWindowCount"));
+  exports.Set("sendFds", Napi::Function::New(env, SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
+  exports.Set("seqpacketListen", Napi::Function::New(env, SeqpacketListen, "seqpacketListen"));
+  exports.Set("seqpacketAccept", Napi::Function::New(env, SeqpacketAccept, "seqpacketAccept"));
+  exports.Set("seqpacketConnect", Napi::Function::New(env, SeqpacketConnect, "seqpacketConnect"));
+  exports.Set("fuseBackingOpen", Napi::Function::New(env, FuseBackingOpen, "fuseBackingOpen"));
+  exports.Set("fuseBackingClose", Napi::Function::New(env, FuseBackingClose, "fuseBackingClose"));
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
   exports.Set("maxMapLength", Napi::Number::New(env, static_cast<double>(kMaxMapLength)));
   famfs_native::InitFuseQueues(env, exports);

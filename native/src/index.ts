@@ -17,7 +17,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import * as fs from 'node:fs';
 import { types } from 'node:util';
-import { loadNative } from './binding.js';
+import { type Binding, loadNative } from './binding.js';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -319,6 +319,222 @@ export function setNonblock(fd: number, on: boolean): void {
 /** Diagnostics: mappings made by mmap and neither unmapped nor collected yet. */
 export function liveMappingCount(): number {
   return loadNative().liveMappingCount();
+}
+
+// ---------------------------------------------------------------------------
+// The DAX window: an address-space reservation with device ranges mapped in
+
+/**
+ * memfd_create(2) of `size` bytes (close-on-exec), its size sealed
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) so that whoever maps it can
+ * never meet a page past its end. Returns the fd; the caller closes it.
+ */
+export function memfdCreate(name: string, size: number): number {
+  checkString('name', name);
+  if (Buffer.byteLength(name) > 249) throw new RangeError('name must be at most 249 bytes (memfd_create)');
+  checkInteger('size', size);
+  return loadNative().memfdCreate(name, size);
+}
+
+/**
+ * An address range reserved in this process: every page either shows the
+ * base layer (PROT_NONE — any access faults) or a range of some fd mapped
+ * over it with MAP_FIXED. Made by {@link reserveWindow}; released by
+ * {@link WindowReservation.release} (and only then: it is not collected).
+ * Its address never reaches JavaScript as something to dereference; reads
+ * go through {@link WindowReservation.probe}, which cannot crash.
+ */
+export class WindowReservation {
+  private released = false;
+
+  /** @internal use reserveWindow */
+  constructor(
+    private readonly id: number,
+    readonly length: number,
+    readonly align: number,
+  ) {}
+
+  private live(): Binding {
+    if (this.released) throw new Error('window reservation already released');
+    return loadNative();
+  }
+
+  /** The start address (diagnostics only: matching /proc/self/maps lines). */
+  get base(): number {
+    return this.live().windowBase(this.id);
+  }
+
+  private checkRange(offset: number, length: number): void {
+    const page = loadNative().pageSize();
+    checkInteger('offset', offset);
+    checkInteger('length', length, 1);
+    if (offset % page !== 0 || length % page !== 0) throw new RangeError(`offset ${offset} and length ${length} must be multiples of the page size (${page})`);
+    if (offset + length > this.length) throw new RangeError(`range [${offset}, ${offset + length}) is outside the ${this.length}-byte window`);
+  }
+
+  /**
+   * mmap `length` bytes of `fd` from `fdOffset` at window `offset`
+   * (MAP_SHARED | MAP_FIXED; PROT_READ, plus PROT_WRITE when `writable`),
+   * replacing whatever the range showed. On failure the range shows the
+   * base layer (MAP_FIXED may have dropped the old pages before failing)
+   * and a {@link NativeError} (syscall 'mmap(MAP_FIXED)') is thrown.
+   */
+  map(offset: number, length: number, fd: number, fdOffset: number, writable: boolean): void {
+    const n = this.live();
+    this.checkRange(offset, length);
+    checkFd(fd);
+    checkInteger('fdOffset', fdOffset);
+    checkBoolean('writable', writable);
+    if (fdOffset % n.pageSize() !== 0) throw new RangeError(`fdOffset ${fdOffset} is not a multiple of the page size`);
+    n.windowMap(this.id, offset, length, fd, fdOffset, writable);
+  }
+
+  /** Put the base layer (PROT_NONE) back over [offset, offset+length). */
+  unmap(offset: number, length: number): void {
+    const n = this.live();
+    this.checkRange(offset, length);
+    n.windowUnmap(this.id, offset, length);
+  }
+
+  /**
+   * Read `segLen` bytes at each window offset in `offsets` into
+   * `dst[i*segLen ..]`, without ever faulting this process: a segment whose
+   * page cannot be read (base layer, or nothing) gets status 0. With
+   * `writeBack`, each readable segment is written back unchanged through
+   * the page protection: status 2 = readable and writable, 1 = read-only.
+   * Returns the statuses (one byte per segment).
+   */
+  probe(offsets: readonly number[], segLen: number, dst: Uint8Array, writeBack = false): Uint8Array {
+    const n = this.live();
+    checkInteger('segLen', segLen, 1, 4096);
+    checkBoolean('writeBack', writeBack);
+    if (!(dst instanceof Uint8Array) || dst.byteOffset !== 0 || !types.isArrayBuffer(dst.buffer)) {
+      throw new TypeError('dst must be a Uint8Array over a whole (non-shared) ArrayBuffer');
+    }
+    if (dst.byteLength < offsets.length * segLen) throw new RangeError(`dst holds ${dst.byteLength} bytes, ${offsets.length * segLen} needed`);
+    const offs = Float64Array.from(offsets, (o, i) => {
+      checkInteger(`offsets[${i}]`, o, 0, this.length - segLen);
+      return o;
+    });
+    const status = new Uint8Array(offsets.length);
+    n.windowProbe(this.id, offs, segLen, dst.buffer, status.buffer, writeBack);
+    return status;
+  }
+
+  /** Unmap the whole reservation. A second call throws. */
+  release(): void {
+    const n = this.live();
+    this.released = true;
+    n.windowRelease(this.id);
+  }
+}
+
+/**
+ * Reserve `length` bytes of address space, aligned to `align` (a power of
+ * two, at least a page; 2 MiB lets a devdax device be mapped in), every
+ * page PROT_NONE. The base layer is `fd` mapped MAP_SHARED from offset 0
+ * (a memfd at least `length` long), or anonymous memory when `fd` is -1.
+ */
+export function reserveWindow(length: number, align: number, fd = -1): WindowReservation {
+  const n = loadNative();
+  const page = n.pageSize();
+  checkInteger('length', length, page, 2 ** 46);
+  if (length % page !== 0) throw new RangeError(`length ${length} is not a multiple of the page size (${page})`);
+  checkInteger('align', align, page, 2 ** 30);
+  if ((align & (align - 1)) !== 0) throw new RangeError(`align ${align} is not a power of two`);
+  if (fd !== -1) {
+    checkFd(fd);
+    const st = fs.fstatSync(fd);
+    if (st.size < length) throw new RangeError(`the base layer fd holds ${st.size} bytes, the window needs ${length}`);
+  }
+  return new WindowReservation(n.windowReserve(length, align, fd), length, align);
+}
+
+/** Diagnostics: window reservations not yet released. */
+export function liveWindowCount(): number {
+  return loadNative().liveWindowCount();
+}
+
+// ---------------------------------------------------------------------------
+// Unix sockets: descriptors (SCM_RIGHTS) and SOCK_SEQPACKET servers
+
+/**
+ * sendmsg(2) one message: `data` and, with it, `fds` (SCM_RIGHTS, at most
+ * 253). Returns the bytes sent. On a non-blocking socket a full buffer is
+ * an EAGAIN {@link NativeError}.
+ */
+export function sendFds(sock: number, data: Uint8Array, fds: readonly number[] = []): number {
+  checkFd(sock);
+  const buffer = checkView('data', data);
+  const list: number[] = Array.from(fds);
+  if (list.length > 253) throw new TypeError('fds must be an array of at most 253 descriptors');
+  list.forEach((fd, i) => checkInteger(`fds[${i}]`, fd, 0, 0x7fffffff));
+  return loadNative().sendFds(sock, buffer, data.byteOffset, data.byteLength, list);
+}
+
+export interface ReceivedMessage {
+  /** bytes of data received into the buffer (0 with no fds: the peer hung up) */
+  bytes: number;
+  /** descriptors that came with it (close-on-exec; the caller owns them) */
+  fds: number[];
+}
+
+/**
+ * recvmsg(2) one message into `buf` with up to `maxFds` descriptors.
+ * Returns null when the socket is non-blocking and nothing is waiting. A
+ * message that does not fit (data or descriptors) is an EMSGSIZE error and
+ * its descriptors are closed.
+ */
+export function recvFds(sock: number, buf: Uint8Array, maxFds = 253): ReceivedMessage | null {
+  checkFd(sock);
+  const buffer = checkView('buf', buf);
+  checkInteger('maxFds', maxFds, 0, 253);
+  return loadNative().recvFds(sock, buffer, buf.byteOffset, buf.byteLength, maxFds);
+}
+
+/** A listening AF_UNIX SOCK_SEQPACKET socket at `path` (non-blocking, close-on-exec); the caller closes it and removes the path. */
+export function seqpacketListen(path: string, backlog = 16): number {
+  checkString('path', path);
+  checkInteger('backlog', backlog, 1, 4096);
+  return loadNative().seqpacketListen(path, backlog);
+}
+
+/** accept4(2) on a listening socket: a connection (non-blocking, close-on-exec), or -1 when none is waiting. */
+export function seqpacketAccept(fd: number): number {
+  checkFd(fd);
+  return loadNative().seqpacketAccept(fd);
+}
+
+/** Connect a (blocking, close-on-exec) SOCK_SEQPACKET socket to `path`. */
+export function seqpacketConnect(path: string): number {
+  checkString('path', path);
+  return loadNative().seqpacketConnect(path);
+}
+
+// ---------------------------------------------------------------------------
+// FUSE backing devices
+
+/** fuse_backing_map.flags low byte in the fuse-iomap series (mainline passthrough needs 0). */
+export const FuseBackingType = { PASSTHROUGH: 0, IOMAP: 1 } as const;
+
+/**
+ * FUSE_DEV_IOC_BACKING_OPEN on a /dev/fuse fd: register `fd` as a backing
+ * file or device and return its id (a positive number: passthrough's
+ * backing_id, or fuse-iomap's device cookie). Needs CAP_SYS_ADMIN and a
+ * kernel that negotiated passthrough or iomap.
+ */
+export function fuseBackingOpen(fuseFd: number, fd: number, flags = 0): number {
+  checkFd(fuseFd);
+  checkFd(fd);
+  checkInteger('flags', flags, 0, 0xffffffff);
+  return loadNative().fuseBackingOpen(fuseFd, fd, flags);
+}
+
+/** FUSE_DEV_IOC_BACKING_CLOSE: forget a backing id. */
+export function fuseBackingClose(fuseFd: number, id: number): void {
+  checkFd(fuseFd);
+  checkInteger('id', id, 1, 0xffffffff);
+  loadNative().fuseBackingClose(fuseFd, id);
 }
 
 export * from './fuse-queues.js';

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { FamfsError } from './errors.js';
 import type { FmapRecord, SimpleExtent } from './format/log.js';
-import { type DeviceRun, fmapCapacity, forEachRun, resolveFmap } from './fmap.js';
+import { type DeviceRun, fmapCapacity, forEachRun, resolveFmap, runAt } from './fmap.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -228,5 +228,74 @@ describe('resolveFmap: ranges it must refuse', () => {
       return seen.length < 2;
     });
     expect(seen).toEqual([0, 256]);
+  });
+});
+
+describe('runAt: the whole run holding a byte', () => {
+  /** the spec's view: the run is the maximal range around `pos` inside one extent or chunk, and its bytes follow the reference */
+  const check = (fmap: FmapRecord, pos: number, start: number, len: number): void => {
+    const r = runAt(fmap, pos);
+    expect([r.fileOffset, r.len]).toEqual([start, len]);
+    expect(pos).toBeGreaterThanOrEqual(r.fileOffset);
+    expect(pos).toBeLessThan(r.fileOffset + r.len);
+    for (let i = 0; i < r.len; i++) {
+      const want = refAddress(fmap, r.fileOffset + i);
+      if (want.off !== r.offset + i || want.dev !== r.devIndex) throw new Error(`run byte ${i}: dev ${r.devIndex} @${r.offset + i}, spec dev ${want.dev} @${want.off}`);
+    }
+  };
+
+  it('a simple map: the whole extent, wherever pos falls in it', () => {
+    check(simple3, 0, 0, 3000);
+    check(simple3, 2999, 0, 3000);
+    check(simple3, 3000, 3000, 1000);
+    check(simple3, 4500, 4000, 4096);
+    check(simple3, 8095, 4000, 4096);
+  });
+
+  it('an interleaved map: the whole chunk (its strip, its stripe)', () => {
+    check(ilv, 0, 0, 256);
+    check(ilv, 255, 0, 256);
+    check(ilv, 7 * 256 + 10, 7 * 256, 256);
+    check(ilv, 3 * 1024 - 1, 11 * 256, 256);
+  });
+
+  it('several interleaved extents, each with its own chunk size', () => {
+    const m: FmapRecord = {
+      type: 'interleave',
+      extents: [
+        { nstrips: 2, chunkSize: 64, strips: [ext(0x1000, 128), ext(0x2000, 128, 1)] },
+        { nstrips: 3, chunkSize: 32, strips: [ext(0x8000, 64), ext(0x7000, 64, 2), ext(0x6000, 64)] },
+      ],
+    };
+    check(m, 100, 64, 64);
+    check(m, 256, 256, 32);
+    check(m, 256 + 40, 256 + 32, 32);
+    expect(runAt(m, 256 + 40).devIndex).toBe(2);
+    expect(runAt(m, 100).devIndex).toBe(1);
+  });
+
+  it('agrees with forEachRun: the run is the union of the walk pieces of its range', () => {
+    const r = rng(11);
+    for (const m of [simple3, ilv]) {
+      const cap = fmapCapacity(m);
+      for (let i = 0; i < 100; i++) {
+        const pos = r(cap);
+        const run = runAt(m, pos);
+        expect(resolveFmap(m, run.fileOffset, run.len)).toEqual([run]);
+      }
+    }
+  });
+
+  it('a byte outside the map is EINVAL', () => {
+    for (const pos of [-1, 0.5, fmapCapacity(simple3), 1e20]) {
+      let err: unknown;
+      try {
+        runAt(simple3, pos);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(FamfsError);
+      expect((err as FamfsError).code).toBe('EINVAL');
+    }
   });
 });

@@ -96,6 +96,49 @@ export function forEachRun(fmap: FmapRecord, offset: number, length: number, fn:
   }
 }
 
+/**
+ * The whole device run that holds file byte `pos`: the simple extent, or the
+ * interleave chunk, containing it — the largest piece of the file around
+ * `pos` that is contiguous on one device. `fileOffset` is where the run
+ * starts in the file (at or before `pos`). fuse-iomap answers IOMAP_BEGIN
+ * with it. Only the run's boundaries are computed here; its device address
+ * comes from the same walk as every other read (forEachRun). EINVAL when
+ * `pos` is not inside the map.
+ */
+export function runAt(fmap: FmapRecord, pos: number): DeviceRun {
+  if (!Number.isSafeInteger(pos) || pos < 0 || pos >= fmapCapacity(fmap)) {
+    throw new FamfsError('EINVAL', 'fmap', `offset ${pos} is not inside the file's map (${fmapCapacity(fmap)} bytes)`);
+  }
+  let start = 0;
+  let len = 0;
+  let base = 0;
+  if (fmap.type === 'simple') {
+    for (const x of fmap.extents) {
+      if (pos < base + x.len) {
+        start = base;
+        len = x.len;
+        break;
+      }
+      base += x.len;
+    }
+  } else {
+    for (const ie of fmap.extents) {
+      const ieLen = interleavedCapacity(ie);
+      if (pos < base + ieLen) {
+        // a walk never crosses a chunk boundary nor the end of the interleaved extent
+        const chunkStart = base + Math.floor((pos - base) / ie.chunkSize) * ie.chunkSize;
+        start = chunkStart;
+        len = Math.min(ie.chunkSize, base + ieLen - chunkStart);
+        break;
+      }
+      base += ieLen;
+    }
+  }
+  const runs = resolveFmap(fmap, start, len);
+  if (runs.length !== 1) throw new FamfsError('EIO', 'fmap', `the run at ${pos} resolved to ${runs.length} pieces`);
+  return runs[0]!;
+}
+
 /** The device runs covering [offset, offset+length) as an array. */
 export function resolveFmap(fmap: FmapRecord, offset: number, length: number): DeviceRun[] {
   const runs: DeviceRun[] = [];

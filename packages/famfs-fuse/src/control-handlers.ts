@@ -1,11 +1,13 @@
 import { type Famfs, FamfsError } from '@famfs/core';
-import type { ControlHandlers } from './control.js';
+import type { ControlHandlers, DaxWindowInfo } from './control.js';
 import type { MountRequest } from './daemon.js';
 import type { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
 import type { FamfsMode } from './famfs-mode.js';
 import type { FuseQueues } from '@famfs/native';
 import type { Session } from './session.js';
+import type { DaxWindow } from './dax-window.js';
+import type { WindowChannel } from './window-channel.js';
 
 /** What the daemon's control handlers act on. */
 export interface ControlContext {
@@ -17,6 +19,8 @@ export interface ControlContext {
   mode: FamfsMode;
   /** the native queues, when the mount has them */
   queues?: FuseQueues;
+  /** the DAX window (-o dax_window) and the socket VMMs take it from */
+  window?: { window: DaxWindow; channel: WindowChannel };
 }
 
 /**
@@ -38,6 +42,15 @@ export function notifyChanged(session: Session, changed: ReadonlyArray<{ parent:
     parents.add(c.parent);
   }
   for (const p of parents) void session.notifyInvalInode(p, 0, 0);
+}
+
+function windowStatus(w: ControlContext['window']): DaxWindowInfo | undefined {
+  if (w === undefined) return undefined;
+  const s = w.window.stats();
+  return {
+    size: s.size, alignShift: s.alignShift, mappedBytes: s.mappedBytes, mappings: s.mappings, setups: s.setups, removes: s.removes,
+    failures: s.failures, socket: w.channel.path, vmms: w.channel.clients,
+  };
 }
 
 /**
@@ -78,6 +91,8 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       })),
       cache: req.cache,
       logLevel: log.level,
+      iomap: session.iomap,
+      daxWindow: windowStatus(c.window), // c.window is set once the window socket listens
     }),
     refresh: () => {
       const files0 = famfs.namespace.files;

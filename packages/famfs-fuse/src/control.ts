@@ -46,6 +46,24 @@ export interface StatusInfo {
   queues: Array<{ queue: number; kind: string; nativeReads: number; nativeWrites: number; toJs: number; readBytes: number; writeBytes: number }>;
   cache: string;
   logLevel: string;
+  /** the kernel negotiated fuse-iomap */
+  iomap: boolean;
+  /** the DAX window, when the mount has one (-o dax_window=SIZE) */
+  daxWindow?: DaxWindowInfo;
+}
+
+/** The DAX window in `famfs status` (see DaxWindowStat in famfs-control.proto). */
+export interface DaxWindowInfo {
+  size: number;
+  alignShift: number;
+  mappedBytes: number;
+  mappings: number;
+  setups: number;
+  removes: number;
+  failures: number;
+  /** where a VMM connects for the window's memfd and device fds (SOCK_SEQPACKET, SCM_RIGHTS) */
+  socket: string;
+  vmms: number;
 }
 
 export interface RefreshInfo {

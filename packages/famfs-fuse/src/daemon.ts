@@ -52,6 +52,11 @@ export interface MountRequest {
    */
   uring?: 'auto' | 'on' | 'off';
   /**
+   * bytes of DAX window (virtio-fs SETUPMAPPING/REMOVEMAPPING), a multiple
+   * of 2 MiB; absent: no window (both opcodes answer ENOSYS)
+   */
+  daxWindow?: number;
+  /**
    * Set by mountFamfs for the daemon: the file system UUID it checked. The
    * daemon refuses a device whose superblock says otherwise (the path was
    * swapped for another device in between).
@@ -144,7 +149,7 @@ async function mountLocked(req: MountRequest, dir: string, waitMs: number, warn:
     if (isDeadMount(d.mountpoint)) cleanupDeadMount(d.mountpoint, dir);
     // the files this state came with (its name, not one derived from what it says)
     const stem = file.slice(0, -'.json'.length);
-    removeDaemonFiles({ state: file, socket: `${stem}.sock`, log: `${stem}.log` }, d.pid);
+    removeDaemonFiles({ state: file, socket: `${stem}.sock`, log: `${stem}.log`, window: `${stem}.window` }, d.pid);
   }
   // A live famfs mount of this very device that no state here accounts for
   // (its daemon keeps its state in another run directory): its host is

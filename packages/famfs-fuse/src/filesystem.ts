@@ -1,8 +1,11 @@
 import {
   type DirNode, type Famfs, FamfsError, type FileNode, type FmapRecord, type FsNode, META_DIR, type MetaKind,
-  baseName, parentOf,
+  baseName, fmapCapacity, parentOf, resolveFmap,
 } from '@famfs/core';
-import { FUSE_ROOT_ID } from './protocol/constants.js';
+import type { DaxWindow } from './dax-window.js';
+import { type IomapContext, holeAnswer, isMappingOf, mappedAnswer } from './iomap.js';
+import { FUSE_ROOT_ID, IOMAP_DEV_NULL, IOMAP_NULL_ADDR, IOMAP_WRITE_OPS, IomapOp, IomapType, SetupmappingFlag } from './protocol/constants.js';
+import type { IomapBeginOut, IomapIo } from './protocol/iomap.js';
 
 /**
  * The famfs file system as FUSE serves it: inodes for the replayed namespace
@@ -63,6 +66,9 @@ const META_LOG_ID = 4n;
 /** Namespace inodes are numbered by their log entry: stable across restarts and hosts. */
 const FIRST_NODE_ID = 16n;
 
+
+/** SETUPMAPPING's fh when the kernel names the file by nodeid only (virtio-fs sends no file handle) */
+const NO_FH = 0xffff_ffff_ffff_ffffn;
 
 /** open(2) flags the policy looks at */
 const O_ACCMODE = 3;
@@ -372,6 +378,101 @@ export class FamfsFuseFs {
     }
     const f = this.fileOf(id);
     return { fileType: 'reg', size: f.size, fmap: f.fmap };
+  }
+
+  // ---------------------------------------------------------------- fuse-iomap
+
+  /**
+   * IOMAP_BEGIN: where the kernel reads and writes file bytes from `pos`.
+   * The policy: a write (WRITE, ZERO, UNSHARE, WRITEBACK) is EROFS on a
+   * client, EPERM on a meta file, EFBIG at or past the file size (famfs
+   * files never grow), EOPNOTSUPP when atomic (a PURE_OVERWRITE target
+   * cannot promise untorn writes); a read at or past the size is a HOLE for
+   * REPORT (FIEMAP, SEEK_HOLE) and EINVAL otherwise (the kernel clamps I/O
+   * to i_size, so only a confused kernel asks). `attrIno` must be the ino
+   * GETATTR reported (= the nodeid).
+   */
+  iomapBegin(id: bigint, attrIno: bigint, pos: bigint, count: bigint, opflags: number, ctx: IomapContext): IomapBeginOut {
+    const file = this.iomapFile(id, attrIno, 'IOMAP_BEGIN');
+    const write = (opflags & IOMAP_WRITE_OPS) !== 0;
+    const size = BigInt(file.size);
+    if (write) {
+      this.mayWrite(id, 'IOMAP_BEGIN');
+      if ((opflags & IomapOp.ATOMIC) !== 0) throw new FamfsError('EOPNOTSUPP', 'IOMAP_BEGIN', 'famfs files take no atomic (untorn) writes through iomap');
+      if (pos >= size) throw new FamfsError('EFBIG', 'IOMAP_BEGIN', `write at ${pos}: famfs files never grow past their ${file.size} bytes`);
+    }
+    if (pos >= size) {
+      if ((opflags & IomapOp.REPORT) !== 0) return holeAnswer(pos, count, ctx);
+      throw new FamfsError('EINVAL', 'IOMAP_BEGIN', `read at ${pos} is at or past the end of the file (${file.size} bytes)`);
+    }
+    return mappedAnswer(file, pos, count, ctx, write);
+  }
+
+  /**
+   * IOMAP_END: the kernel is done with a mapping. Checked: `written` is at
+   * most `count` (a negative value is the kernel's errno: acknowledged, famfs
+   * has nothing to undo), a write did not end past the file size (EFBIG), and
+   * the mapping is one this file's map gives (EINVAL otherwise). Returns the
+   * bytes a write put in the file.
+   */
+  iomapEnd(id: bigint, attrIno: bigint, pos: bigint, count: bigint, opflags: number, written: bigint, map: IomapIo, ctx: IomapContext): number {
+    const op = 'IOMAP_END';
+    const file = this.iomapFile(id, attrIno, op);
+    if (written > count) throw new FamfsError('EINVAL', op, `written ${written} exceeds the operation's ${count} bytes`);
+    const write = (opflags & IOMAP_WRITE_OPS) !== 0;
+    if (write) this.mayWrite(id, op);
+    if (map.type === IomapType.MAPPED) {
+      if (!isMappingOf(file, map, ctx)) throw new FamfsError('EINVAL', op, `mapping ${map.offset}+${map.length} @${map.addr} dev ${map.dev} is not one of nodeid ${id}'s`);
+    } else if (map.type === IomapType.HOLE || map.type === IomapType.PURE_OVERWRITE) {
+      if (map.dev !== IOMAP_DEV_NULL || map.addr !== IOMAP_NULL_ADDR) throw new FamfsError('EINVAL', op, `a ${map.type === IomapType.HOLE ? 'hole' : 'pure overwrite'} with a device or an address`);
+    } else {
+      throw new FamfsError('EINVAL', op, `mapping type ${map.type} is never handed out by famfs`);
+    }
+    if (written <= 0n || !write) return 0;
+    if (pos + written > BigInt(file.size)) throw new FamfsError('EFBIG', op, `a write to ${pos + written} went past the file's ${file.size} bytes`);
+    return Number(written);
+  }
+
+  private iomapFile(id: bigint, attrIno: bigint, op: string): FileNode {
+    const file = this.fileOf(id);
+    // GETATTR reports ino = nodeid; another value means the kernel confused two inodes
+    if (attrIno !== id) throw new FamfsError('EINVAL', op, `attr_ino ${attrIno} is not nodeid ${id}'s`);
+    return file;
+  }
+
+  private mayWrite(id: bigint, op: string): void {
+    if (this.isClient) throw new FamfsError('EROFS', op, 'this host is a famfs client: files are read-only');
+    if (this.isMeta(id)) throw new FamfsError('EPERM', op, 'the famfs meta files are read-only through the mount');
+  }
+
+  // ---------------------------------------------------------------- the DAX window
+
+  /**
+   * SETUPMAPPING: show file bytes [foffset, foffset+len) at window offset
+   * `moffset`, each device-contiguous piece (extent part or interleave
+   * chunk, from core's resolver) at its place. `fh` is an open handle of
+   * the file, or all ones: virtio-fs names the file by nodeid only. Errors:
+   * EINVAL misaligned or unknown flags, ERANGE outside the window, EBADF an
+   * unknown handle (or WRITE through a read-only one), ENOENT/EISDIR the
+   * nodeid, EROFS WRITE on a client, EPERM WRITE on a meta file, ENXIO past
+   * the file's allocation, then the window's own (ENOMEM …).
+   */
+  setupMapping(window: DaxWindow, id: bigint, fh: bigint, foffset: number, len: number, flags: number, moffset: number): void {
+    const op = 'SETUPMAPPING';
+    if ((flags & ~(SetupmappingFlag.READ | SetupmappingFlag.WRITE)) !== 0) throw new FamfsError('EINVAL', op, `unknown flags 0x${flags.toString(16)}`);
+    window.checkRange(op, moffset, len);
+    window.checkFileOffset(op, foffset);
+    const writable = (flags & SetupmappingFlag.WRITE) !== 0;
+    if (fh !== NO_FH) {
+      const h = this.handle(fh, id, false);
+      if (writable && !h.writable) throw new FamfsError('EBADF', op, `file handle ${fh} is not open for writing`);
+    }
+    const file = this.fileOf(id);
+    if (writable) this.mayWrite(id, op);
+    const cap = fmapCapacity(file.fmap);
+    if (foffset + len > cap) throw new FamfsError('ENXIO', op, `[${foffset}, ${foffset + len}) is past the ${cap} bytes allocated to nodeid ${id}`);
+    const pieces = resolveFmap(file.fmap, foffset, len).map((r) => ({ devIndex: r.devIndex, devOffset: r.offset, len: r.len }));
+    window.setup(moffset, pieces, { writable, nodeid: id, foffset });
   }
 
   // ---------------------------------------------------------------- file system

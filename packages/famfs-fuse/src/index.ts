@@ -11,3 +11,6 @@ export {
 } from './mounts.js';
 export { daemonFiles, listDaemons, openRunDir, readState, runDir, type DaemonFiles, type DaemonState } from './run-dir.js';
 export { runDaemon } from './server.js';
+export { DaxWindow, WINDOW_UNIT, type DaxWindowOptions, type WindowDevice, type WindowEntry, type WindowOp, type WindowStats, type WindowUpdate } from './dax-window.js';
+export { WindowChannel, VmmWindow, decodeWindowMessage, type WindowMessage } from './window-channel.js';
+export type { IomapOptions } from './iomap.js';

@@ -130,6 +130,8 @@ export interface DaemonFiles {
   state: string;
   socket: string;
   log: string;
+  /** the DAX window's socket for VMMs (SOCK_SEQPACKET; only with -o dax_window) */
+  window: string;
 }
 
 /**
@@ -138,7 +140,7 @@ export interface DaemonFiles {
  */
 export function daemonFiles(mountpoint: string, dir = runDir()): DaemonFiles {
   const name = realPath(mountpoint).replace(/^\//, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'root';
-  return { state: path.join(dir, `${name}.json`), socket: path.join(dir, `${name}.sock`), log: path.join(dir, `${name}.log`) };
+  return { state: path.join(dir, `${name}.json`), socket: path.join(dir, `${name}.sock`), log: path.join(dir, `${name}.log`), window: path.join(dir, `${name}.window`) };
 }
 
 function refuseFile(op: string, file: string, why: string, code: ErrnoName): FamfsError {
@@ -160,7 +162,7 @@ function regularFileProblem(st: fs.Stats): string | undefined {
  * planted it in root's run directory, and an administrator should look.
  */
 export function checkDaemonFiles(op: string, files: DaemonFiles): void {
-  for (const [file, want] of [[files.state, 'file'], [files.log, 'file'], [files.socket, 'socket']] as const) {
+  for (const [file, want] of [[files.state, 'file'], [files.log, 'file'], [files.socket, 'socket'], [files.window, 'socket']] as const) {
     let st: fs.Stats;
     try {
       st = fs.lstatSync(file);
@@ -302,10 +304,12 @@ export function removeDaemonFiles(files: DaemonFiles, pid: number | undefined): 
   const st = readState(files.state, () => {});
   if (st !== undefined && st.pid !== pid && isDaemonRunning(st.pid)) return;
   fs.rmSync(files.state, { force: true });
-  try {
-    if (fs.lstatSync(files.socket).isSocket()) fs.rmSync(files.socket, { force: true });
-  } catch {
-    // no socket
+  for (const sock of [files.socket, files.window]) {
+    try {
+      if (fs.lstatSync(sock).isSocket()) fs.rmSync(sock, { force: true });
+    } catch {
+      // no socket
+    }
   }
 }
 

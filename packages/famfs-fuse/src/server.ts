@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { Famfs, FamfsError } from '@famfs/core';
 import { startControlServer } from './control.js';
-import { controlHandlers, notifyChanged, refreshAndInvalidate } from './control-handlers.js';
+import { type ControlContext, controlHandlers, notifyChanged, refreshAndInvalidate } from './control-handlers.js';
+import { DaxWindow } from './dax-window.js';
+import type { IomapOptions } from './iomap.js';
+import { WindowChannel } from './window-channel.js';
 import { FamfsMode } from './famfs-mode.js';
 import type { MountRequest } from './daemon.js';
 import { FamfsFuseFs } from './filesystem.js';
@@ -12,7 +15,7 @@ import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeStat
 import { Session, primaryDaxdev } from './session.js';
 import { type Transport, devFuseTransport } from './transport.js';
 import { QueueTransport, runTablePublisher } from './native-queues.js';
-import { type FuseQueues, possibleCpus, setUringParameter, uringParameter } from '@famfs/native';
+import { FuseBackingType, type FuseQueues, fuseBackingClose, fuseBackingOpen, possibleCpus, setUringParameter, uringParameter } from '@famfs/native';
 
 /** max_read we pass to mount(2): what one READ may ask (as max_write, 1 MiB). */
 const MAX_IO = 1024 * 1024;
@@ -40,6 +43,37 @@ function openChannel(req: MountRequest, fd: number, master: boolean, dax: boolea
   const transport = new QueueTransport({ fd, uring, clones: n, maxWrite: MAX_IO });
   log.info(`channel: native queues (${uring ? 'io_uring when INIT agrees, else ' : ''}${n} cloned /dev/fuse channels); ${master ? 'read-write' : 'read-only'}${dax ? ', dax' : ''}`);
   return { transport, queues: transport.queues };
+}
+
+/**
+ * fuse-iomap, offered to a kernel that speaks it (none here): its series
+ * maps only block devices, through a backing id the kernel gives for an
+ * open fd (FUSE_DEV_IOC_BACKING_OPEN), asked for once INIT agrees. The fd
+ * stays open for the mount's life.
+ */
+function iomapBacking(famfs: Famfs, device: string, fuseFd: number, log: Logger): { options: IomapOptions; close(): void } | undefined {
+  if (famfs.dev.kind !== 'block') return undefined;
+  let devFd: number | undefined;
+  let id: number | undefined;
+  return {
+    options: {
+      profile: 'iomap-2025',
+      cookies: () => {
+        devFd = fs.openSync(device, famfs.role === 'master' ? 'r+' : 'r');
+        id = fuseBackingOpen(fuseFd, devFd, FuseBackingType.IOMAP);
+        log.info(`fuse-iomap: ${device} is backing id ${id}`);
+        return new Map([[0, id]]);
+      },
+    },
+    close: () => {
+      try {
+        if (id !== undefined) fuseBackingClose(fuseFd, id);
+      } catch {
+        // the connection is gone, and the backing with it
+      }
+      if (devFd !== undefined) fs.closeSync(devFd);
+    },
+  };
 }
 
 /**
@@ -80,16 +114,29 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     report(`error ${req.device} now holds file system ${famfs.sb.uuid}, not the ${req.fsUuid} famfs mount checked: not mounting`);
     return 1;
   }
+  // the DAX window before the mount: a window that cannot be made fails the mount
+  let window: DaxWindow | undefined;
+  try {
+    if (req.daxWindow !== undefined) {
+      window = DaxWindow.create({ size: req.daxWindow, devices: [{ index: 0, path: req.device, writable: famfs.role === 'master' }], name: 'famfs-dax-window' });
+    }
+  } catch (e) {
+    famfs.close();
+    report(`error ${(e as Error).message}`);
+    return 1;
+  }
   let fd: number;
   try {
     uringBeforeMount(req, log);
     fd = fs.openSync('/dev/fuse', 'r+');
     mountFuse(req.device, req.mountpoint, fd, MAX_IO, { allowOther: req.allowOther ?? true, defaultPermissions: req.defaultPermissions ?? true });
   } catch (e) {
+    window?.close();
     famfs.close();
     report(`error ${(e as Error).message}`);
     return 1;
   }
+  const iomap = iomapBacking(famfs, req.device, fd, log);
   const fuseFs = new FamfsFuseFs(famfs, { cache: req.cache, timeout: req.timeout });
   const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log);
   const channel = openChannel(req, fd, famfs.role === 'master', famfs.dev.kind === 'dax', log);
@@ -114,6 +161,8 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     daxdevs: [primaryDaxdev(famfs, req.device)],
     log,
     famfsMode: mode.wanted,
+    window,
+    iomap: iomap?.options,
     prepareFamfs: () => {
       if (!mode.enter()) return false;
       // in famfs mode the master maps the log writable through its own mount
@@ -147,7 +196,9 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   process.on('SIGTERM', stopOnSignal);
   process.on('SIGINT', stopOnSignal);
 
-  const handlers = controlHandlers({ req, famfs, fuseFs, session, log, mode, queues: channel.queues });
+  const handlerCtx: ControlContext = { req, famfs, fuseFs, session, log, mode, queues: channel.queues };
+  const handlers = controlHandlers(handlerCtx);
+  let windowChannel: WindowChannel | undefined;
   let control: net.Server | undefined;
   let timer: NodeJS.Timeout | undefined;
   // Ready when the control socket listens, the mount answers (the kernel
@@ -157,6 +208,11 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   let failed = false;
   try {
     control = await startControlServer(files.socket, handlers, (e) => log.error(`control: ${(e as Error).stack ?? String(e)}`));
+    if (window !== undefined) {
+      stage = 'the DAX window socket';
+      windowChannel = WindowChannel.listen(files.window, window, log);
+      handlerCtx.window = { window, channel: windowChannel };
+    }
     stage = 'the mount did not answer';
     await fs.promises.stat(req.mountpoint);
     stage = 'famfs mode';
@@ -194,6 +250,9 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   if (grace) clearTimeout(grace);
   if (timer) clearInterval(timer);
   control?.close();
+  windowChannel?.close();
+  window?.close();
+  iomap?.close();
   removeDaemonFiles(files, process.pid);
   mode.release();
   transport.close();

@@ -1,6 +1,8 @@
 import { Errno, type Famfs, FamfsError, type FmapRecord, fileBytesPerExtent } from '@famfs/core';
 import * as P from './protocol/index.js';
-import type { Attr, FamfsFuseFs, DirEntry } from './filesystem.js';
+import type { DaxWindow } from './dax-window.js';
+import { type Attr, type FamfsFuseFs, type DirEntry, S_IFREG } from './filesystem.js';
+import { type IomapContext, type IomapOptions, checkCookies } from './iomap.js';
 import type { Logger } from './log.js';
 import type { Transport } from './transport.js';
 
@@ -59,6 +61,17 @@ export interface SessionOptions {
   prepareFamfs?: () => boolean;
   /** INIT is done (its reply about to go out): whether the kernel maps files itself (DAX_FMAP) */
   onInitDone?: (daxFmap: boolean) => void;
+  /**
+   * Speak fuse-iomap (IOMAP_BEGIN/END) when the kernel offers it for one of
+   * the profile's minors. Absent: never negotiated, the opcodes are ENOSYS.
+   */
+  iomap?: IomapOptions;
+  /**
+   * The DAX window SETUPMAPPING/REMOVEMAPPING map into, owned by the caller
+   * (DaxWindow.create … close). With it, MAP_ALIGNMENT is negotiated (when
+   * offered) with the window's alignment; without it, both opcodes are ENOSYS.
+   */
+  window?: DaxWindow;
 }
 
 export interface SessionStats {
@@ -93,6 +106,8 @@ export class Session {
   readonly stats: SessionStats = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0, ops: {} };
   private state: 'new' | 'ready' | 'stopped' = 'new';
   private famfsProfile: P.FamfsProfile | null = null;
+  private iomapProfile: P.IomapProfile | null = null;
+  private readonly iomapCtx: IomapContext | null;
   private closeAfterReply = false;
   private readonly replyHeader = new P.ReplyHeader();
   private readonly maxWrite: number;
@@ -103,6 +118,58 @@ export class Session {
     private readonly opts: SessionOptions,
   ) {
     this.maxWrite = opts.maxWrite ?? 1024 * 1024;
+    const io = opts.iomap;
+    if (io === undefined) {
+      this.iomapCtx = null;
+    } else {
+      const b = io.blockSize ?? P.PAGE_SIZE;
+      if (!Number.isInteger(b) || b < 512 || b > 1 << 21 || (b & (b - 1)) !== 0) throw new FamfsError('EINVAL', 'session', `iomap block size ${b} is not a power of two in 512..2 MiB`);
+      // a table given up front is checked now; one from a function once it exists (after INIT)
+      const cookies = typeof io.cookies === 'function' ? new Map<number, number>() : io.cookies;
+      checkCookies(cookies);
+      this.iomapCtx = { blockSize: b, cookies };
+      // famfs and fuse-iomap share INIT bit 43: their profiles may never claim it for the same kernel minor
+      const ip = P.IomapProfiles[io.profile];
+      const fp = P.FamfsProfiles[opts.profile];
+      if (opts.famfsMode === true && fp.daxFmapFlag === ip.iomapFlag && fp.minKernelMinor <= ip.maxKernelMinor && ip.minKernelMinor <= fp.maxKernelMinor) {
+        throw new FamfsError('EINVAL', 'session', `famfs profile ${fp.name} and iomap profile ${ip.name} both claim the same INIT bit for one kernel minor`);
+      }
+    }
+  }
+
+  /**
+   * After the INIT reply is out: a kernel that took fuse-iomap can now
+   * register backing devices, so a cookie function is called here. If it
+   * fails, iomap stays on and every mapping is ENODEV (logged once here).
+   */
+  private afterInit(): void {
+    const fn = this.opts.iomap?.cookies;
+    if (this.iomapProfile === null || this.iomapCtx === null || typeof fn !== 'function') return;
+    try {
+      const cookies = fn();
+      checkCookies(cookies);
+      this.iomapCtx.cookies = cookies;
+      this.opts.log.info(`fuse-iomap: device cookies ${[...cookies].map(([i, c]) => `daxdev ${i} = ${c}`).join(', ') || 'none'}`);
+    } catch (e) {
+      this.opts.log.error(`fuse-iomap: registering the devices failed (${e instanceof Error ? e.message : String(e)}): every IOMAP_BEGIN will be ENODEV`);
+    }
+  }
+
+  /** fuse-iomap is in force (the kernel offered FUSE_IOMAP for the profile's minor). */
+  get iomap(): boolean {
+    return this.iomapProfile !== null;
+  }
+
+  /** The window SETUPMAPPING maps into; ENOSYS without one (a kernel may then stop asking). */
+  dax(op: string): DaxWindow {
+    if (this.opts.window === undefined) throw new FamfsError('ENOSYS', op, `${op}: this mount has no DAX window (-o dax_window=SIZE)`);
+    return this.opts.window;
+  }
+
+  /** The iomap context; ENOSYS when iomap is not in force (decoding already prevents that). */
+  iomapContext(op: string): IomapContext {
+    if (this.iomapProfile === null || this.iomapCtx === null) throw new FamfsError('ENOSYS', op, `${op}: fuse-iomap is not negotiated`);
+    return this.iomapCtx;
   }
 
   /** famfs mapping messages are in force (the kernel offered DAX_FMAP). */
@@ -141,7 +208,7 @@ export class Session {
     }
     let req: P.FuseRequest;
     try {
-      req = P.decodeRequest(msg, { famfs: this.famfsProfile });
+      req = P.decodeRequest(msg, { famfs: this.famfsProfile, iomap: this.iomapProfile });
     } catch (e) {
       if (!(e instanceof P.ProtocolError)) throw e;
       this.opts.log.warn(`bad request: ${e.message}`);
@@ -174,6 +241,7 @@ export class Session {
     // sends a trailing zero-length iovec as a second write(2) — an empty
     // message on a SEQPACKET socket, an EINVAL write on /dev/fuse.
     if (reply !== null) this.writeReply(h.unique, req.op, reply.filter((p) => p.length > 0));
+    if (req.op === 'INIT' && this.state === 'ready') this.afterInit();
     if (this.closeAfterReply) {
       this.state = 'stopped';
       this.transport.close();
@@ -288,8 +356,13 @@ export class Session {
     const t = this.fs.timeout;
     return {
       nodeid: a.ino, generation: 0n, entryValid: Math.floor(t), entryValidNsec: nsecOf(t),
-      attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a),
+      attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a, this.attrFlags(a)),
     };
+  }
+
+  /** fuse_attr.flags: with iomap in force a regular file carries the profile's FUSE_ATTR_IOMAP, or the kernel keeps it off the iomap path. */
+  private attrFlags(a: Attr): number {
+    return this.iomapProfile !== null && (a.mode & 0o170000) === S_IFREG ? this.iomapProfile.attrIomapFlag : 0;
   }
 
   entryOut(a: Attr): Uint8Array {
@@ -303,7 +376,7 @@ export class Session {
 
   attrOut(a: Attr): Uint8Array {
     const t = this.fs.timeout;
-    return P.encodeAttrOut({ attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a) });
+    return P.encodeAttrOut({ attrValid: Math.floor(t), attrValidNsec: nsecOf(t), attr: wireAttr(a, this.attrFlags(a)) });
   }
 
   /** OPEN gave out `fh` (its reply is not written yet): tell the HandleObserver. */
@@ -318,7 +391,14 @@ export class Session {
   }
 
   negotiate(kin: P.InitIn): P.InitNegotiation {
-    const config = { wanted: WANTED_FLAGS, maxWrite: this.maxWrite };
+    const w = this.opts.window;
+    const config = {
+      // MAP_ALIGNMENT only says something when there is a window to align to
+      wanted: w === undefined ? WANTED_FLAGS : WANTED_FLAGS | P.InitFlag.MAP_ALIGNMENT,
+      iomap: this.opts.iomap === undefined ? null : P.IomapProfiles[this.opts.iomap.profile],
+      maxWrite: this.maxWrite,
+      mapAlignment: w?.alignShift,
+    };
     const neg = P.negotiateInit(kin, { ...config, famfs: this.opts.famfsMode === true ? P.FamfsProfiles[this.opts.profile] : null });
     if (neg.kind !== 'ok' || neg.famfs === null || this.opts.prepareFamfs === undefined) return neg;
     let ready: boolean;
@@ -331,11 +411,17 @@ export class Session {
     return ready ? neg : P.negotiateInit(kin, { ...config, famfs: null });
   }
 
-  initDone(famfs: P.FamfsProfile | null): void {
-    this.famfsProfile = famfs;
+  initDone(neg: { famfs: P.FamfsProfile | null; iomap: P.IomapProfile | null; flags: bigint }): void {
+    this.famfsProfile = neg.famfs;
+    this.iomapProfile = neg.iomap;
     this.state = 'ready';
-    this.opts.onInitDone?.(famfs !== null);
-    this.opts.log.info(`INIT done${famfs ? `: famfs DAX_FMAP negotiated (${famfs.name})` : ': no famfs in this kernel, serving READ/WRITE'}`);
+    this.opts.onInitDone?.(neg.famfs !== null);
+    const what = [
+      neg.famfs ? `famfs DAX_FMAP (${neg.famfs.name})` : null,
+      neg.iomap ? `fuse-iomap (${neg.iomap.name})` : null,
+      (neg.flags & P.InitFlag.MAP_ALIGNMENT) !== 0n ? `MAP_ALIGNMENT ${this.opts.window?.alignShift}` : null,
+    ].filter((x) => x !== null);
+    this.opts.log.info(`INIT done: ${what.length > 0 ? `${what.join(', ')} negotiated` : 'no mapping extension in this kernel, serving READ/WRITE'}`);
   }
 
   daxdev(index: number): DaxdevInfo | undefined {
@@ -362,11 +448,11 @@ function nsecOf(t: number): number {
   return Math.floor((t - Math.floor(t)) * 1e9);
 }
 
-function wireAttr(a: Attr): P.Attr {
+function wireAttr(a: Attr, flags: number): P.Attr {
   return {
     ino: a.ino, size: a.size, blocks: a.blocks, atime: a.time, mtime: a.time, ctime: a.time,
     atimensec: 0, mtimensec: 0, ctimensec: 0, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid,
-    rdev: 0, blksize: a.blksize, flags: 0,
+    rdev: 0, blksize: a.blksize, flags,
   };
 }
 
@@ -402,7 +488,7 @@ const TABLE: Table = {
     const neg = s.negotiate(req.arg);
     if (neg.kind === 'unsupported') throw new FamfsError('EPROTO', 'INIT', neg.reason);
     if (neg.kind === 'retry-major') return [P.encodeInitOut(neg.out)];
-    s.initDone(neg.famfs);
+    s.initDone(neg);
     return [P.encodeInitOut(neg.out)];
   },
   // empty
@@ -549,6 +635,28 @@ const TABLE: Table = {
     const d = s.daxdev(req.arg.daxdevNum);
     if (d === undefined) throw new FamfsError('ENODEV', 'GET_DAXDEV', `no daxdev with index ${req.arg.daxdevNum}`);
     return [P.encodeDaxdevOut({ index: d.index, name: d.path })];
+  },
+  // fuse_iomap_begin_out (only decoded once fuse-iomap is negotiated)
+  IOMAP_BEGIN: (s, req) => {
+    const a = req.arg;
+    return [P.encodeIomapBeginOut(s.fs.iomapBegin(req.header.nodeid, a.attrIno, a.pos, a.count, a.opflags, s.iomapContext('IOMAP_BEGIN')))];
+  },
+  // empty
+  IOMAP_END: (s, req) => {
+    const a = req.arg;
+    s.stats.bytesWritten += s.fs.iomapEnd(req.header.nodeid, a.attrIno, a.pos, a.count, a.opflags, a.written, a.map, s.iomapContext('IOMAP_END'));
+    return EMPTY;
+  },
+  // empty; ENOSYS without a window
+  SETUPMAPPING: (s, req) => {
+    const a = req.arg;
+    s.fs.setupMapping(s.dax('SETUPMAPPING'), req.header.nodeid, a.fh, a.foffset, a.len, a.flags, a.moffset);
+    return EMPTY;
+  },
+  // empty; ENOSYS without a window
+  REMOVEMAPPING: (s, req) => {
+    s.dax('REMOVEMAPPING').remove(req.arg.mappings);
+    return EMPTY;
   },
 };
 

@@ -11,7 +11,9 @@
 import * as fs from 'node:fs';
 import { socketpairSeqpacket } from '@famfs/native';
 import type { Famfs } from '@famfs/core';
+import type { DaxWindow } from './dax-window.js';
 import { FamfsFuseFs } from './filesystem.js';
+import type { IomapOptions } from './iomap.js';
 import { Logger, type LogLevel } from './log.js';
 import { Session } from './session.js';
 import { seqpacketTransport } from './transport.js';
@@ -28,12 +30,14 @@ export const Op = {
   GETLK: 31, ACCESS: 34, CREATE: 35, INTERRUPT: 36, BMAP: 37, DESTROY: 38, IOCTL: 39, POLL: 40,
   BATCH_FORGET: 42, FALLOCATE: 43, READDIRPLUS: 44, RENAME2: 45, LSEEK: 46, COPY_FILE_RANGE: 47,
   SETUPMAPPING: 48, REMOVEMAPPING: 49, SYNCFS: 50, TMPFILE: 51, STATX: 52, COPY_FILE_RANGE_64: 53, GET_FMAP: 54, GET_DAXDEV: 55,
+  /** fuse-iomap (seed 002) */
+  IOMAP_BEGIN: 4094, IOMAP_END: 4095,
 } as const;
 
 /** errno numbers (Linux x86-64) */
 export const E = {
-  EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EFBIG: 27,
-  ERANGE: 34, ENOSYS: 38, EPROTO: 71,
+  EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, EBADF: 9, ENOMEM: 12, ENODEV: 19, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EFBIG: 27,
+  EROFS: 30, ERANGE: 34, ENOSYS: 38, EPROTO: 71, EOPNOTSUPP: 95,
 } as const;
 
 /** little-endian byte builder over a fresh zeroed buffer */
@@ -225,6 +229,49 @@ export function lseekIn(fh: bigint, offset: number, whence: number): Uint8Array 
   return new Le(24).u64(0, fh).u64(8, offset).u32(16, whence).b;
 }
 
+/** fuse_iomap_begin_in (32): opflags 0, reserved 4, attr_ino 8, pos 16, count 24 */
+export function iomapBeginIn(opflags: number, attrIno: bigint, pos: bigint | number, count: bigint | number, reserved = 0): Uint8Array {
+  return new Le(32).u32(0, opflags).u32(4, reserved).u64(8, attrIno).u64(16, pos).u64(24, count).b;
+}
+
+/** fuse_iomap_io (32): offset 0, length 8, addr 16, type 24 (u16), flags 26 (u16), dev 28 (u32) */
+export interface HandIomap {
+  offset: bigint | number;
+  length: bigint | number;
+  addr: bigint | number;
+  type: number;
+  flags: number;
+  dev: number;
+}
+
+export function iomapIo(m: HandIomap): Uint8Array {
+  return new Le(32).u64(0, m.offset).u64(8, m.length).u64(16, m.addr).u16(24, m.type).u16(26, m.flags).u32(28, m.dev).b;
+}
+
+/** fuse_iomap_end_in (72): the begin_in head, written 32 (i64), map 40 (fuse_iomap_io) */
+export function iomapEndIn(opflags: number, attrIno: bigint, pos: number, count: number, written: bigint | number, map: HandIomap): Uint8Array {
+  const b = new Le(72).bytes(0, iomapBeginIn(opflags, attrIno, pos, count)).bytes(40, iomapIo(map));
+  b.v.setBigInt64(32, BigInt(written), true);
+  return b.b;
+}
+
+/** fuse_iomap_begin_out (64): read 0, write 32 */
+export function iomapBeginOut(read: HandIomap, write: HandIomap): Uint8Array {
+  return concat(iomapIo(read), iomapIo(write));
+}
+
+/** fuse_setupmapping_in (40): fh 0, foffset 8, len 16, flags 24, moffset 32 */
+export function setupmappingIn(fh: bigint, foffset: number, len: number, flags: number, moffset: number): Uint8Array {
+  return new Le(40).u64(0, fh).u64(8, foffset).u64(16, len).u64(24, flags).u64(32, moffset).b;
+}
+
+/** fuse_removemapping_in (4): count; then count × fuse_removemapping_one (16): moffset 0, len 8 — at body offset 4 */
+export function removemappingIn(ranges: ReadonlyArray<readonly [number, bigint | number]>): Uint8Array {
+  const b = new Le(4 + 16 * ranges.length).u32(0, ranges.length);
+  ranges.forEach(([m, l], i) => b.u64(4 + 16 * i, m).u64(12 + 16 * i, l));
+  return b.b;
+}
+
 // ------------------------------------------------------------------ expected replies
 
 /** fuse_out_header (16): len 0, error 4, unique 8; then the body */
@@ -250,6 +297,8 @@ export interface HandAttr {
   uid: number;
   gid: number;
   blksize: number;
+  /** fuse_attr.flags (FUSE_ATTR_IOMAP with fuse-iomap); 0 when absent */
+  flags?: number;
 }
 
 /**
@@ -260,7 +309,7 @@ export interface HandAttr {
 export function attr(a: HandAttr): Uint8Array {
   return new Le(88)
     .u64(0, a.ino).u64(8, a.size).u64(16, a.blocks).u64(24, a.time).u64(32, a.time).u64(40, a.time)
-    .u32(60, a.mode).u32(64, a.nlink).u32(68, a.uid).u32(72, a.gid).u32(80, a.blksize).b;
+    .u32(60, a.mode).u32(64, a.nlink).u32(68, a.uid).u32(72, a.gid).u32(80, a.blksize).u32(84, a.flags ?? 0).b;
 }
 
 /**
@@ -449,12 +498,22 @@ export interface Served {
 
 export const DAXDEV_PATH = '/dev/dax0.0';
 
+/** What a test may add to a served session. */
+export interface ServeExtras {
+  /** speak fuse-iomap with these options */
+  iomap?: IomapOptions;
+  /** serve SETUPMAPPING/REMOVEMAPPING into this window */
+  window?: DaxWindow;
+  /** build the file system (a test double may stand in for files core cannot make, e.g. on daxdev 1) */
+  makeFs?: (famfs: Famfs) => FamfsFuseFs;
+}
+
 /**
  * A Session over a fresh socket pair, serving `famfs` with cache 'auto' and
  * profile kernel-v10, run() started on this event loop; logging at `level`;
  * in famfs mode (DAX_FMAP negotiated when offered) unless told otherwise.
  */
-export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true): Served {
+export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true, extras: ServeExtras = {}): Served {
   const [kernelFd, serverFd] = socketpairSeqpacket();
   // The inodes report the FamfsFuseFs construction time in seconds: build it
   // inside one second so the expected attributes know it exactly.
@@ -462,7 +521,7 @@ export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true)
   let time: number;
   for (;;) {
     const before = Math.floor(Date.now() / 1000);
-    fuseFs = new FamfsFuseFs(famfs, { cache: 'auto' });
+    fuseFs = extras.makeFs?.(famfs) ?? new FamfsFuseFs(famfs, { cache: 'auto' });
     if (Math.floor(Date.now() / 1000) === before) {
       time = before;
       break;
@@ -475,6 +534,8 @@ export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true)
     profile: 'kernel-v10',
     famfsMode,
     daxdevs: [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
+    iomap: extras.iomap,
+    window: extras.window,
     log: new Logger(level, (l) => {
       allLogLines.push(l);
       if (/^\S+ error /.test(l)) logLines.push(l);

@@ -3,7 +3,7 @@ import { DEFAULT_FAMFS_PROFILE, FamfsProfiles, type FamfsProfileName, mountFamfs
 import { Command } from 'commander';
 import { systemUuidOf } from '../context.js';
 import type { CommandSpec } from './spec.js';
-import { text } from '../sizes.js';
+import { parseSize, text } from '../sizes.js';
 
 export interface MountContext {
   device: string;
@@ -25,6 +25,8 @@ export interface MountContext {
   queues?: number;
   /** -o uring=auto|on|off */
   uring?: 'auto' | 'on' | 'off';
+  /** -o dax_window=SIZE: bytes of virtio-fs DAX window (SETUPMAPPING/REMOVEMAPPING) */
+  daxWindow?: number;
   debug: boolean;
   verbose: boolean;
 }
@@ -32,10 +34,10 @@ export interface MountContext {
 /** upstream's -c/--cache words, as famfs-ts cache modes */
 const CACHE_WORDS: Readonly<Record<string, MountContext['cache']>> = { always: 'always', normal: 'auto', never: 'none' };
 
-type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval' | 'queues' | 'uring'>;
+type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval' | 'queues' | 'uring' | 'daxWindow'>;
 
 /** The `-o` options famfs knows, for the error message. */
-export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS, queues=N, uring=auto|on|off';
+export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS, queues=N, uring=auto|on|off, dax_window=SIZE';
 
 /** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
 export function parseMountOptions(list: string[]): MountOpts {
@@ -51,9 +53,21 @@ export function parseMountOptions(list: string[]): MountOpts {
     else if (k === 'refresh' && seconds(v) !== undefined) out.refreshInterval = seconds(v) ?? 1;
     else if (k === 'queues' && v !== undefined && /^\d+$/.test(v) && Number(v) <= 256) out.queues = Number(v);
     else if (k === 'uring' && (v === 'auto' || v === 'on' || v === 'off')) out.uring = v;
+    else if (k === 'dax_window' && v !== undefined && windowSize(v) !== undefined) out.daxWindow = windowSize(v);
     else throw usageError('mount', `famfs mount: unknown or invalid mount option '${opt}' (known: ${MOUNT_OPTIONS})`);
   }
   return out;
+}
+
+/** A DAX window size: a positive multiple of 2 MiB (the kernel maps 2 MiB ranges), as mkfs sizes are written. */
+function windowSize(v: string): number | undefined {
+  let n: number;
+  try {
+    n = parseSize(v, 'dax_window');
+  } catch {
+    return undefined;
+  }
+  return n > 0 && n % (2 * 1024 * 1024) === 0 ? n : undefined;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -122,6 +136,7 @@ export const mountSpec: CommandSpec<MountContext> = {
       keepFamfsMode: c.keepFamfsMode,
       queues: c.queues,
       uring: c.uring,
+      daxWindow: c.daxWindow,
       logLevel: c.debug ? 'debug' : 'info',
       refreshInterval: c.refreshInterval,
     });

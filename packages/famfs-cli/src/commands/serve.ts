@@ -1,8 +1,8 @@
-import { Famfs, FamfsError } from '@famfs/core';
-import { DEFAULT_FAMFS_PROFILE, FamfsFuseFs, FamfsProfiles, type FamfsProfileName, Logger, Session, primaryDaxdev, seqpacketTransport } from '@famfs/fuse';
+import { Famfs, FamfsError, usageError } from '@famfs/core';
+import { DEFAULT_FAMFS_PROFILE, DaxWindow, FamfsFuseFs, WINDOW_UNIT, WindowChannel, FamfsProfiles, type FamfsProfileName, Logger, Session, primaryDaxdev, seqpacketTransport } from '@famfs/fuse';
 import { Command } from 'commander';
 import { deviceOf, systemUuidOf } from '../context.js';
-import { parseUint, text } from '../sizes.js';
+import { parseSize, parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 
 export interface ServeContext {
@@ -10,6 +10,10 @@ export interface ServeContext {
   profile: FamfsProfileName;
   cache: 'none' | 'auto' | 'always';
   debug: boolean;
+  /** --dax-window SIZE: a DAX window for SETUPMAPPING/REMOVEMAPPING */
+  daxWindow?: number;
+  /** --window-socket PATH: where a VMM takes the window (needs --dax-window) */
+  windowSocket?: string;
 }
 
 /**
@@ -25,30 +29,47 @@ export const serveSpec: CommandSpec<ServeContext> = {
       .requiredOption('--fd <n>', 'the connected SOCK_SEQPACKET socket to serve')
       .option('--profile <name>', `famfs protocol profile: ${Object.keys(FamfsProfiles).join(' | ')}`, DEFAULT_FAMFS_PROFILE)
       .option('--cache <mode>', 'none | auto | always', 'auto')
+      .option('--dax-window <size>', 'a virtio-fs DAX window of SIZE bytes (a multiple of 2 MiB) for SETUPMAPPING/REMOVEMAPPING')
+      .option('--window-socket <path>', 'listen at PATH for a VMM to take the window (its memfd and device fds, by SCM_RIGHTS)')
       .option('-d, --debug', 'log every request on stderr'),
   context: (_a, o) => {
     const profile = text(o.profile, 'profile');
     if (!(profile in FamfsProfiles)) throw new FamfsError('EINVAL', 'serve', `serve: unknown profile '${profile}' (${Object.keys(FamfsProfiles).join(', ')})`);
     const cache = text(o.cache, 'cache');
     if (cache !== 'none' && cache !== 'auto' && cache !== 'always') throw new FamfsError('EINVAL', 'serve', `serve: unknown cache mode '${cache}'`);
-    return { fd: parseUint(text(o.fd, 'fd'), 'fd'), profile: profile as FamfsProfileName, cache, debug: o.debug === true };
+    let daxWindow: number | undefined;
+    if (o.daxWindow !== undefined) {
+      daxWindow = parseSize(text(o.daxWindow, 'dax-window'), 'dax-window');
+      if (daxWindow <= 0 || daxWindow % WINDOW_UNIT !== 0) throw usageError('serve', `serve: --dax-window ${text(o.daxWindow, 'dax-window')} is not a positive multiple of 2 MiB`);
+    }
+    const windowSocket = o.windowSocket === undefined ? undefined : text(o.windowSocket, 'window-socket');
+    if (windowSocket !== undefined && daxWindow === undefined) throw usageError('serve', 'serve: --window-socket needs --dax-window');
+    return { fd: parseUint(text(o.fd, 'fd'), 'fd'), profile: profile as FamfsProfileName, cache, debug: o.debug === true, daxWindow, windowSocket };
   },
   run: async (io, g, c) => {
     const systemUuid = systemUuidOf(io, g);
     const device = deviceOf(io, g, 'serve');
     const famfs = Famfs.openByRole(device, { systemUuid });
+    const log = new Logger(c.debug ? 'debug' : 'warn', (l) => io.err(l));
+    let window: DaxWindow | undefined;
+    let channel: WindowChannel | undefined;
     try {
+      if (c.daxWindow !== undefined) window = DaxWindow.create({ size: c.daxWindow, devices: [{ index: 0, path: device, writable: famfs.role === 'master' }] });
+      if (window !== undefined && c.windowSocket !== undefined) channel = WindowChannel.listen(c.windowSocket, window, log);
       const session = new Session(seqpacketTransport(c.fd), new FamfsFuseFs(famfs, { cache: c.cache }), {
         profile: c.profile,
         // a socket's send buffer (~208 KiB by default) bounds one message:
         // offer 128 KiB requests, not /dev/fuse's 1 MiB
         maxWrite: 128 * 1024,
         daxdevs: [primaryDaxdev(famfs, device)],
-        log: new Logger(c.debug ? 'debug' : 'warn', (l) => io.err(l)),
+        log,
+        window,
       });
       await session.run();
       return 0;
     } finally {
+      channel?.close();
+      window?.close();
       famfs.close();
     }
   },

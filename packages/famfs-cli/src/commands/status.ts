@@ -42,6 +42,8 @@ export const statusSpec: CommandSpec<StatusContext> = {
       ['cache', st.cache],
       ['channel', st.channel === 'js' ? 'the daemon\'s event loop (queues=0)' : `${st.channel === 'uring' ? 'FUSE-over-io_uring' : 'cloned /dev/fuse channels'}, ${st.queues.length} native queues`],
       ...(st.queues ?? []).map((q): [string, string] => [`  queue ${q.queue} (${q.kind})`, `${q.nativeReads} reads and ${q.nativeWrites} writes answered natively, ${q.toJs} requests to the daemon`]),
+      ['fuse-iomap', st.iomap ? 'negotiated (the kernel asks IOMAP_BEGIN/END)' : 'not offered by this kernel'],
+      ['DAX window', st.daxWindow === undefined || st.daxWindow === null ? 'none' : `${st.daxWindow.size} bytes, ${st.daxWindow.mappedBytes} mapped in ${st.daxWindow.mappings} mappings (${st.daxWindow.setups} SETUPMAPPING, ${st.daxWindow.removes} REMOVEMAPPING, ${st.daxWindow.failures} failed); VMM socket ${st.daxWindow.socket} (${st.daxWindow.vmms} connected)`],
       ['requests', `${st.requests} (${st.requestErrors} answered with an error)`],
       ['bytes read', st.bytesRead], ['bytes written', st.bytesWritten],
       ['requests by operation', Object.entries(st.ops ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(', ')], ['inodes the kernel holds', st.inodesRemembered],

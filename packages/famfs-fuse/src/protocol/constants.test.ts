@@ -32,6 +32,18 @@ import {
   InitInLayout,
   InitOutLayout,
   InterruptInLayout,
+  IOMAP_BEGIN_REPLY_FLAGS,
+  IOMAP_DEV_NULL,
+  IOMAP_NULL_ADDR,
+  IOMAP_WRITE_OPS,
+  IomapBeginInLayout,
+  IomapBeginOutLayout,
+  IomapEndInLayout,
+  IomapIoLayout,
+  IomapMapFlag,
+  IomapOp,
+  IomapProfiles,
+  IomapType,
   KNOWN_INIT_FLAGS,
   KstatfsLayout,
   LinkInLayout,
@@ -145,6 +157,13 @@ describe('struct layouts (fuse.h 7.45)', () => {
     expect(DaxdevOutLayout).toEqual({ SIZE: 280, INDEX: 0, RESERVED: 2, RESERVED2: 4, RESERVED3: 8, RESERVED4: 16, NAME: 24 });
   });
 
+  it('fuse-iomap (seed 002: fuse_iomap_io, begin_in, begin_out, end_in)', () => {
+    expect(IomapIoLayout).toEqual({ SIZE: 32, OFFSET: 0, LENGTH: 8, ADDR: 16, TYPE: 24, FLAGS: 26, DEV: 28 });
+    expect(IomapBeginInLayout).toEqual({ SIZE: 32, OPFLAGS: 0, RESERVED: 4, ATTR_INO: 8, POS: 16, COUNT: 24 });
+    expect(IomapBeginOutLayout).toEqual({ SIZE: 64, READ: 0, WRITE: 32 });
+    expect(IomapEndInLayout).toEqual({ SIZE: 72, OPFLAGS: 0, RESERVED: 4, ATTR_INO: 8, POS: 16, COUNT: 24, WRITTEN: 32, MAP: 40 });
+  });
+
   it('StructSize summary', () => {
     expect(StructSize).toEqual({
       IN_HEADER: 40, OUT_HEADER: 16, INIT_IN: 64, INIT_OUT: 64, ATTR: 88, ENTRY_OUT: 128, ATTR_OUT: 104, OPEN_IN: 8,
@@ -154,6 +173,7 @@ describe('struct layouts (fuse.h 7.45)', () => {
       RENAME2_IN: 16, LINK_IN: 8, DIRENT: 24, DIRENTPLUS: 152, NOTIFY_INVAL_INODE_OUT: 24, NOTIFY_INVAL_ENTRY_OUT: 16,
       SYNCFS_IN: 8, FMAP_HEADER: 32, SIMPLE_EXT: 24, IEXT: 24,
       DAXDEV_OUT: 280, GET_DAXDEV_IN: 4, SETUPMAPPING_IN: 40, REMOVEMAPPING_IN: 4, REMOVEMAPPING_ONE: 16,
+      IOMAP_IO: 32, IOMAP_BEGIN_IN: 32, IOMAP_BEGIN_OUT: 64, IOMAP_END_IN: 72,
     });
   });
 });
@@ -179,6 +199,30 @@ describe('opcodes', () => {
     expect(opcodeName(53)).toBe('COPY_FILE_RANGE_64');
     expect(opcodeName(53, FamfsProfiles['libfuse-famfs'])).toBe('GET_FMAP');
     expect(opcodeName(54, FamfsProfiles['libfuse-famfs'])).toBe('GET_DAXDEV');
+  });
+
+  it('names for logs depend on the fuse-iomap profile', () => {
+    expect(opcodeName(4094)).toBe('OPCODE_4094');
+    expect(opcodeName(4094, null, IomapProfiles['iomap-2025'])).toBe('IOMAP_BEGIN');
+    expect(opcodeName(4095, null, IomapProfiles['iomap-2025'])).toBe('IOMAP_END');
+  });
+
+  it('fuse-iomap profiles, types, flags and opflags (seed 002)', () => {
+    expect(IomapProfiles['iomap-2025']).toEqual({
+      name: 'iomap-2025', beginOpcode: 4094, endOpcode: 4095, iomapFlag: 8796093022208n, minKernelMinor: 99, maxKernelMinor: 99, attrIomapFlag: 4,
+    });
+    expect(IomapType).toEqual({ HOLE: 0, DELALLOC: 1, MAPPED: 2, UNWRITTEN: 3, INLINE: 4, PURE_OVERWRITE: 255 });
+    expect(IomapMapFlag).toEqual({
+      NEW: 1, DIRTY: 2, SHARED: 4, MERGED: 8, BOUNDARY: 16, ANON_WRITE: 32, ATOMIC_BIO: 64, WANT_IOMAP_END: 128, SIZE_CHANGED: 256, STALE: 512,
+    });
+    expect(IomapOp).toEqual({
+      WRITE: 1, ZERO: 2, REPORT: 4, FAULT: 8, DIRECT: 16, NOWAIT: 32, OVERWRITE_ONLY: 64, UNSHARE: 128, DAX: 256, ATOMIC: 512,
+      DONTCACHE: 1024, WRITEBACK: 0x8000_0000,
+    });
+    expect(IOMAP_WRITE_OPS).toBe(0x8000_0083);
+    expect(IOMAP_BEGIN_REPLY_FLAGS).toBe(0xff);
+    expect(IOMAP_NULL_ADDR).toBe(0xffff_ffff_ffff_ffffn);
+    expect(IOMAP_DEV_NULL).toBe(0);
   });
 
   it('famfs profiles', () => {

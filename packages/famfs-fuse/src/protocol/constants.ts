@@ -128,13 +128,17 @@ export function upstreamOpcodeName(opcode: number): OpcodeName | undefined {
 }
 
 /**
- * A name for logs: the famfs name when a famfs profile is active and claims
- * the number, else the upstream name, else `OPCODE_<n>`.
+ * A name for logs: the famfs (or fuse-iomap) name when that profile is
+ * active and claims the number, else the upstream name, else `OPCODE_<n>`.
  */
-export function opcodeName(opcode: number, famfs?: FamfsProfile | null): string {
+export function opcodeName(opcode: number, famfs?: FamfsProfile | null, iomap?: IomapProfile | null): string {
   if (famfs) {
     if (opcode === famfs.getFmapOpcode) return 'GET_FMAP';
     if (opcode === famfs.getDaxdevOpcode) return 'GET_DAXDEV';
+  }
+  if (iomap) {
+    if (opcode === iomap.beginOpcode) return 'IOMAP_BEGIN';
+    if (opcode === iomap.endOpcode) return 'IOMAP_END';
   }
   return OPCODE_BY_NUMBER.get(opcode) ?? `OPCODE_${opcode}`;
 }
@@ -276,6 +280,106 @@ export const FamfsProfiles = {
 
 export type FamfsProfileName = keyof typeof FamfsProfiles;
 export const DEFAULT_FAMFS_PROFILE: FamfsProfileName = 'kernel-v10';
+
+// ------------------------------------------------------------ fuse-iomap profiles
+
+/**
+ * Which fuse-iomap series the kernel speaks: its opcode numbers, INIT bit,
+ * the kernel minor it announces, and the fuse_attr flag that puts a regular
+ * file on the iomap path. Like famfs, fuse-iomap is not upstream and its
+ * numbers have moved between revisions; the INIT bit (43) is the one famfs's
+ * kernel-v10 DAX_FMAP uses, so the bit is only believed for the minors the
+ * profile names and a configuration where both profiles claim it for the
+ * same minor is refused.
+ */
+export interface IomapProfile {
+  readonly name: string;
+  readonly beginOpcode: number;
+  readonly endOpcode: number;
+  /** the FUSE_IOMAP bit, as a 64-bit flag */
+  readonly iomapFlag: bigint;
+  /** kernel minors for which the bit means FUSE_IOMAP (inclusive) */
+  readonly minKernelMinor: number;
+  readonly maxKernelMinor: number;
+  /** FUSE_ATTR_IOMAP: set in fuse_attr.flags of regular files while iomap is in force */
+  readonly attrIomapFlag: number;
+}
+
+export const IomapProfiles = {
+  /**
+   * Darrick Wong's fuse-iomap RFC series (linux-fsdevel 2025; libfuse
+   * "add fuse commands for iomap_begin and end", 28 Oct 2025): IOMAP_BEGIN
+   * 4094, IOMAP_END 4095, FUSE_IOMAP bit 43, announced with the experimental
+   * minor 99, FUSE_ATTR_IOMAP 1 << 2 (the September 2025 revision; a later
+   * one moved it to 1 << 3 — a one-line change here).
+   */
+  'iomap-2025': {
+    name: 'iomap-2025',
+    beginOpcode: 4094,
+    endOpcode: 4095,
+    iomapFlag: 1n << 43n,
+    minKernelMinor: 99,
+    maxKernelMinor: 99,
+    attrIomapFlag: 1 << 2,
+  },
+} as const satisfies Record<string, IomapProfile>;
+
+export type IomapProfileName = keyof typeof IomapProfiles;
+export const DEFAULT_IOMAP_PROFILE: IomapProfileName = 'iomap-2025';
+
+/** fuse_iomap_io.type */
+export const IomapType = {
+  HOLE: 0,
+  DELALLOC: 1,
+  MAPPED: 2,
+  UNWRITTEN: 3,
+  INLINE: 4,
+  /** write slot only: writes go where the read mapping points (nothing to allocate) */
+  PURE_OVERWRITE: 255,
+} as const;
+
+/** fuse_iomap_io.flags (FUSE_IOMAP_F_*) */
+export const IomapMapFlag = {
+  NEW: 1 << 0,
+  DIRTY: 1 << 1,
+  SHARED: 1 << 2,
+  MERGED: 1 << 3,
+  BOUNDARY: 1 << 4,
+  ANON_WRITE: 1 << 5,
+  ATOMIC_BIO: 1 << 6,
+  /** the server asks for an IOMAP_END call */
+  WANT_IOMAP_END: 1 << 7,
+  /** END only (kernel → server) */
+  SIZE_CHANGED: 1 << 8,
+  STALE: 1 << 9,
+} as const;
+
+/** fuse_iomap_begin_in.opflags (FUSE_IOMAP_OP_*) */
+export const IomapOp = {
+  WRITE: 1 << 0,
+  ZERO: 1 << 1,
+  /** FIEMAP / SEEK_DATA: report the mapping, no I/O */
+  REPORT: 1 << 2,
+  FAULT: 1 << 3,
+  DIRECT: 1 << 4,
+  NOWAIT: 1 << 5,
+  OVERWRITE_ONLY: 1 << 6,
+  UNSHARE: 1 << 7,
+  DAX: 1 << 8,
+  ATOMIC: 1 << 9,
+  DONTCACHE: 1 << 10,
+  /** page-cache writeback */
+  WRITEBACK: 2 ** 31,
+} as const;
+
+/** opflags that make an operation a write for the kernel (fuse_iomap_is_write) */
+export const IOMAP_WRITE_OPS = (IomapOp.WRITE | IomapOp.ZERO | IomapOp.UNSHARE | IomapOp.WRITEBACK) >>> 0;
+/** flags a BEGIN reply may carry (bits 0–7; SIZE_CHANGED and STALE are the kernel's) */
+export const IOMAP_BEGIN_REPLY_FLAGS = 0xff;
+/** fuse_iomap_io.addr when the mapping has no device address */
+export const IOMAP_NULL_ADDR = 0xffff_ffff_ffff_ffffn;
+/** fuse_iomap_io.dev: no device */
+export const IOMAP_DEV_NULL = 0;
 
 // ------------------------------------------------------------ per-op flags
 
@@ -636,6 +740,18 @@ export const RemovemappingInLayout = { SIZE: 4, COUNT: 0 } as const;
 /** struct fuse_removemapping_one; len of all ones = the whole window */
 export const RemovemappingOneLayout = { SIZE: 16, MOFFSET: 0, LEN: 8 } as const;
 
+/** struct fuse_iomap_io: one mapping (fuse-iomap series) */
+export const IomapIoLayout = { SIZE: 32, OFFSET: 0, LENGTH: 8, ADDR: 16, TYPE: 24, FLAGS: 26, DEV: 28 } as const;
+
+/** struct fuse_iomap_begin_in; attr_ino is the fuse_attr.ino the server reported */
+export const IomapBeginInLayout = { SIZE: 32, OPFLAGS: 0, RESERVED: 4, ATTR_INO: 8, POS: 16, COUNT: 24 } as const;
+
+/** struct fuse_iomap_begin_out: the read mapping, then the write mapping */
+export const IomapBeginOutLayout = { SIZE: 64, READ: 0, WRITE: 32 } as const;
+
+/** struct fuse_iomap_end_in; `written` is bytes processed or a negative errno; `map` the mapping acted upon */
+export const IomapEndInLayout = { SIZE: 72, OPFLAGS: 0, RESERVED: 4, ATTR_INO: 8, POS: 16, COUNT: 24, WRITTEN: 32, MAP: 40 } as const;
+
 /** struct fuse_famfs_fmap_header: the start of a GET_FMAP reply */
 export const FamfsFmapHeaderLayout = {
   SIZE: 32,
@@ -718,4 +834,8 @@ export const StructSize = {
   SETUPMAPPING_IN: SetupmappingInLayout.SIZE,
   REMOVEMAPPING_IN: RemovemappingInLayout.SIZE,
   REMOVEMAPPING_ONE: RemovemappingOneLayout.SIZE,
+  IOMAP_IO: IomapIoLayout.SIZE,
+  IOMAP_BEGIN_IN: IomapBeginInLayout.SIZE,
+  IOMAP_BEGIN_OUT: IomapBeginOutLayout.SIZE,
+  IOMAP_END_IN: IomapEndInLayout.SIZE,
 } as const;

@@ -188,6 +188,14 @@ export class Reader {
     return Number(v);
   }
 
+  /** A signed 64-bit value kept exact, as a bigint (fuse-iomap's `written`: bytes or a negative errno). */
+  i64big(field: string): bigint {
+    this.need(field, 8);
+    const v = this.view.getBigInt64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
   /** A signed 64-bit value that must fit a JS number exactly (times, lseek offsets). */
   i64(field: string): number {
     this.need(field, 8);

@@ -9,3 +9,4 @@ export * from './requests.js';
 export * from './replies.js';
 export * from './init.js';
 export * from './famfs.js';
+export * from './iomap.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FamfsProfiles, InitFlag } from './constants.js';
+import { FamfsProfiles, InitFlag, IomapProfiles } from './constants.js';
 import { EncodeError } from './cursor.js';
 import { encodeInitOut, negotiateInit, type InitConfig, type InitNegotiation, type InitOut } from './init.js';
 import type { InitIn } from './requests.js';
@@ -186,5 +186,54 @@ describe('INIT negotiation', () => {
       if ((offered & INIT_EXT) === 0n) expect(n.flags >> 31n).toBe(0n);
       expect(() => encodeInitOut(n.out)).not.toThrow();
     }
+  });
+});
+
+describe('fuse-iomap negotiation (bit 43 shared with famfs kernel-v10)', () => {
+  const iomap = IomapProfiles['iomap-2025'];
+  const wanted = ASYNC_READ | MAX_PAGES | INIT_EXT;
+
+  it('a minor-99 kernel offering bit 43: FUSE_IOMAP with the iomap profile, never famfs', () => {
+    const n = ok(negotiateInit(kernel(99, INIT_EXT | BIT43 | ASYNC_READ), { wanted, famfs: kv10, iomap }));
+    expect(n.iomap).toBe(iomap);
+    expect(n.famfs).toBeNull();
+    expect(n.flags & BIT43).toBe(BIT43);
+    expect(n.out.minor).toBe(45);
+  });
+
+  it('a minor-45 kernel offering bit 43 is famfs (kernel-v10), not iomap', () => {
+    const n = ok(negotiateInit(kernel(45, INIT_EXT | BIT43), { wanted, famfs: kv10, iomap }));
+    expect(n.famfs).toBe(kv10);
+    expect(n.iomap).toBeNull();
+  });
+
+  it('not offered, not configured, or without INIT_EXT: no iomap and no bit 43', () => {
+    for (const [k, cfg] of [
+      [kernel(99, INIT_EXT), { wanted, iomap }],
+      [kernel(99, INIT_EXT | BIT43), { wanted }],
+      [kernel(99, BIT43), { wanted, iomap }],
+      [kernel(45, INIT_EXT | BIT43), { wanted, iomap }],
+    ] as const) {
+      const n = ok(negotiateInit(k, cfg));
+      expect(n.iomap).toBeNull();
+      expect(n.flags & BIT43).toBe(0n);
+    }
+  });
+
+  it('both profiles claiming bit 43 for one minor is refused', () => {
+    const clash = { ...iomap, minKernelMinor: 45, maxKernelMinor: 45 };
+    expect(() => negotiateInit(kernel(45, INIT_EXT | BIT43), { wanted, famfs: kv10, iomap: clash })).toThrow(EncodeError);
+  });
+});
+
+describe('MAP_ALIGNMENT', () => {
+  it('only when wanted and offered: the log2 alignment at offset 30', () => {
+    const n = ok(negotiateInit(kernel(45, MAP_ALIGNMENT | INIT_EXT), { wanted: MAP_ALIGNMENT, mapAlignment: 21 }));
+    expect(n.flags & MAP_ALIGNMENT).toBe(MAP_ALIGNMENT);
+    expect(new DataView(encodeInitOut(n.out).buffer).getUint16(30, true)).toBe(21);
+    const not = ok(negotiateInit(kernel(45, INIT_EXT), { wanted: MAP_ALIGNMENT, mapAlignment: 21 }));
+    expect(not.flags & MAP_ALIGNMENT).toBe(0n);
+    expect(not.out.mapAlignment).toBe(0);
+    expect(() => negotiateInit(kernel(45, MAP_ALIGNMENT), { wanted: MAP_ALIGNMENT, mapAlignment: 22 })).toThrow(EncodeError);
   });
 });

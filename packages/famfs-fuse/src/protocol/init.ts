@@ -23,6 +23,7 @@ import {
   PROTOCOL_SUPPORTED_FLAGS,
   splitInitFlags,
   type FamfsProfile,
+  type IomapProfile,
 } from './constants.js';
 import { EncodeError, Writer } from './cursor.js';
 import type { InitIn } from './requests.js';
@@ -83,6 +84,8 @@ export interface InitConfig {
   supported?: bigint;
   /** enable famfs with this profile if the kernel offers its DAX_FMAP bit */
   famfs?: FamfsProfile | null;
+  /** enable fuse-iomap with this profile if the kernel (of one of its minors) offers its FUSE_IOMAP bit */
+  iomap?: IomapProfile | null;
   /** default: max_pages × 4096 with MAX_PAGES, else 32 pages */
   maxWrite?: number;
   /** used when MAX_PAGES is negotiated; default and upper bound 256 */
@@ -112,6 +115,8 @@ export type InitNegotiation =
       minor: number;
       /** the famfs profile in force, or null when DAX_FMAP was not negotiated */
       famfs: FamfsProfile | null;
+      /** the fuse-iomap profile in force, or null when FUSE_IOMAP was not negotiated */
+      iomap: IomapProfile | null;
     }
   /** the kernel's major is newer: send `out` (major/minor only) and wait for another INIT */
   | { kind: 'retry-major'; out: InitOut }
@@ -149,7 +154,9 @@ function checkRange(field: string, v: number, min: number, max: number): number 
  * profile is configured and the kernel's minor lies in that profile's range:
  * the same bit means REQUEST_TIMEOUT (bit 42) or fuse-iomap (bit 43) on other
  * kernels. Within the range the bit is famfs's and never negotiated as the
- * upstream flag of the same number.
+ * upstream flag of the same number. The fuse-iomap bit follows the same rule
+ * with its own profile; a configuration in which both extensions would claim
+ * one bit for the same kernel minor is a bug of the caller (EncodeError).
  */
 export function negotiateInit(kin: InitIn, cfg: InitConfig): InitNegotiation {
   if (kin.major > FUSE_KERNEL_VERSION) {
@@ -167,15 +174,21 @@ export function negotiateInit(kin: InitIn, cfg: InitConfig): InitNegotiation {
 
   const profile = cfg.famfs ?? null;
   const famfsBitIsFamfs = profile !== null && kin.minor >= profile.minKernelMinor && kin.minor <= profile.maxKernelMinor;
+  const ip = cfg.iomap ?? null;
+  const iomapBitIsIomap = ip !== null && kin.minor >= ip.minKernelMinor && kin.minor <= ip.maxKernelMinor;
+  if (famfsBitIsFamfs && iomapBitIsIomap && profile.daxFmapFlag === ip.iomapFlag) {
+    throw new EncodeError('InitConfig', 0, `profiles ${profile.name} and ${ip.name} both claim INIT bit ${ip.iomapFlag.toString(2).length - 1} for kernel minor ${kin.minor}`);
+  }
   // Within the profile's range the bit is famfs's, never the upstream flag that shares it.
-  const famfsMask = famfsBitIsFamfs ? profile.daxFmapFlag : 0n;
+  const famfsMask = (famfsBitIsFamfs ? profile.daxFmapFlag : 0n) | (iomapBitIsIomap ? ip.iomapFlag : 0n);
   // INIT_EXT is a format marker, not a capability: set it whenever the
   // kernel offered it, so flags2 is read; without it no high bit can stand.
   const ext = (offered & InitFlag.INIT_EXT) !== 0n;
   let generic = offered & cfg.wanted & supported & ~famfsMask & ~InitFlag.INIT_EXT;
   if (!ext) generic &= 0xffff_ffffn;
   const famfs = ext && famfsBitIsFamfs && (offered & profile.daxFmapFlag) !== 0n ? profile : null;
-  const flags = generic | (ext ? InitFlag.INIT_EXT : 0n) | (famfs ? famfs.daxFmapFlag : 0n);
+  const iomap = ext && iomapBitIsIomap && (offered & ip.iomapFlag) !== 0n ? ip : null;
+  const flags = generic | (ext ? InitFlag.INIT_EXT : 0n) | (famfs ? famfs.daxFmapFlag : 0n) | (iomap ? iomap.iomapFlag : 0n);
   // `has` asks about upstream flags only: under 'libfuse-famfs' bit 42 is famfs, not REQUEST_TIMEOUT.
   const has = (f: bigint): boolean => (generic & f) !== 0n;
 
@@ -206,5 +219,5 @@ export function negotiateInit(kin: InitIn, cfg: InitConfig): InitNegotiation {
     requestTimeout:
       has(InitFlag.REQUEST_TIMEOUT) ? checkRange('requestTimeout', cfg.requestTimeout ?? 0, 0, 0xffff) : 0,
   };
-  return { kind: 'ok', out, flags, minor, famfs };
+  return { kind: 'ok', out, flags, minor, famfs, iomap };
 }

@@ -4,7 +4,7 @@
  * literal numbers too. Nothing here uses an encoder from this package.
  */
 import { describe, expect, it } from 'vitest';
-import { FamfsProfiles } from './constants.js';
+import { FamfsProfiles, IomapProfiles } from './constants.js';
 import { ProtocolError } from './cursor.js';
 import { decodeInHeader, decodePlainRead, decodeRequest, type FuseRequest, type KnownRequest } from './requests.js';
 import { thrown } from '../../../../test/thrown.js';
@@ -515,6 +515,58 @@ describe('DAX window', () => {
     const e = protocolError(() => decodeRequest(b));
     expect(e.field).toBe('fuse_removemapping_one[0].len');
     expect(e.offset).toBe(52);
+  });
+});
+
+describe('fuse-iomap', () => {
+  const iomap = { iomap: IomapProfiles['iomap-2025'] };
+
+  it('IOMAP_BEGIN and IOMAP_END are OTHER until the profile is negotiated', () => {
+    expect(decodeRequest(msg(72, 4094).b).op).toBe('OTHER');
+    expect(decodeRequest(msg(112, 4095).b).op).toBe('OTHER');
+  });
+
+  it('IOMAP_BEGIN (4094): opflags@40 reserved@44 attr_ino@48 pos@56 count@64; a count near 2^63 stays exact', () => {
+    const { b, v } = msg(72, 4094, 17n);
+    v.setUint32(40, 0x8000_0005, true);
+    v.setBigUint64(48, 17n, true);
+    v.setBigUint64(56, 0x20_0000n, true);
+    v.setBigUint64(64, 0x7fff_ffff_ffff_ffffn, true);
+    expect(ok(b, iomap)).toMatchObject({
+      op: 'IOMAP_BEGIN',
+      arg: { opflags: 0x8000_0005, attrIno: 17n, pos: 0x20_0000n, count: 0x7fff_ffff_ffff_ffffn },
+    });
+  });
+
+  it('IOMAP_BEGIN: a non-zero reserved word, a short body, a long body', () => {
+    const { b, v } = msg(72, 4094, 17n);
+    v.setUint32(44, 1, true);
+    const e = protocolError(() => decodeRequest(b, iomap));
+    expect(e.field).toBe('fuse_iomap_begin_in.reserved');
+    expect(e.offset).toBe(44);
+    expect(() => decodeRequest(msg(71, 4094).b, iomap)).toThrow(ProtocolError);
+    expect(() => decodeRequest(msg(73, 4094).b, iomap)).toThrow(ProtocolError);
+  });
+
+  it('IOMAP_END (4095): the head, written@72 (signed), map@80 {offset, length, addr, type@104, flags@106, dev@108}', () => {
+    const { b, v } = msg(112, 4095, 18n);
+    v.setUint32(40, 1, true);
+    v.setBigUint64(48, 18n, true);
+    v.setBigUint64(56, 4096n, true);
+    v.setBigUint64(64, 8192n, true);
+    v.setBigInt64(72, -5n, true);
+    v.setBigUint64(80, 0n, true);
+    v.setBigUint64(88, 0x40_0000n, true);
+    v.setBigUint64(96, 0x1_2340_0000n, true);
+    v.setUint16(104, 2, true);
+    v.setUint16(106, 0x80, true);
+    v.setUint32(108, 7, true);
+    expect(ok(b, iomap).arg).toEqual({
+      opflags: 1, attrIno: 18n, pos: 4096n, count: 8192n, written: -5n,
+      map: { offset: 0n, length: 0x40_0000n, addr: 0x1_2340_0000n, type: 2, flags: 0x80, dev: 7 },
+    });
+    const e = protocolError(() => decodeRequest(msg(111, 4095).b, iomap));
+    expect(e.field).toBe('fuse_iomap_end_in');
   });
 });
 

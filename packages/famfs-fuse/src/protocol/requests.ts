@@ -34,6 +34,9 @@ import {
   InitFlag,
   InitInLayout,
   InterruptInLayout,
+  IomapBeginInLayout,
+  IomapEndInLayout,
+  IomapIoLayout,
   LinkInLayout,
   MkdirInLayout,
   MknodInLayout,
@@ -53,8 +56,10 @@ import {
   opcodeName,
   upstreamOpcodeName,
   type FamfsProfile,
+  type IomapProfile,
 } from './constants.js';
 import { ProtocolError, Reader } from './cursor.js';
+import type { IomapIo } from './iomap.js';
 
 // ------------------------------------------------------------------ header
 
@@ -294,6 +299,27 @@ export interface GetDaxdevIn {
   from: 'body' | 'nodeid';
 }
 
+/**
+ * fuse_iomap_begin_in. `pos` and `count` stay bigints: FIEMAP sends counts
+ * up to 2^63-1, past what a number holds exactly.
+ */
+export interface IomapBeginIn {
+  /** IomapOp bits */
+  opflags: number;
+  /** the fuse_attr.ino the server reported for the inode (the nodeid is in the header) */
+  attrIno: bigint;
+  pos: bigint;
+  count: bigint;
+}
+
+/** fuse_iomap_end_in */
+export interface IomapEndIn extends IomapBeginIn {
+  /** bytes processed, or a negative errno */
+  written: bigint;
+  /** the mapping the kernel acted upon */
+  map: IomapIo;
+}
+
 export type EmptyIn = Record<string, never>;
 
 /** Decoded body type per operation. */
@@ -336,6 +362,8 @@ export interface RequestArgs {
   REMOVEMAPPING: RemovemappingIn;
   GET_FMAP: GetFmapIn;
   GET_DAXDEV: GetDaxdevIn;
+  IOMAP_BEGIN: IomapBeginIn;
+  IOMAP_END: IomapEndIn;
 }
 
 export type DecodedOp = keyof RequestArgs;
@@ -696,6 +724,36 @@ const decodeGetDaxdev: Decoder<GetDaxdevIn> = (r, h) => {
   );
 };
 
+/** opflags, a reserved word that must be zero, attr_ino, pos, count: the head of both iomap requests */
+function iomapHead(s: Reader): IomapBeginIn {
+  const opflags = s.u32('opflags');
+  const at = s.offset;
+  if (s.u32('reserved') !== 0) throw s.fail('reserved', 'must be zero', at);
+  return { opflags, attrIno: s.u64big('attr_ino'), pos: s.u64big('pos'), count: s.u64big('count') };
+}
+
+const decodeIomapBegin: Decoder<IomapBeginIn> = (r) =>
+  only(r, 'body', r.struct('fuse_iomap_begin_in', IomapBeginInLayout.SIZE, iomapHead));
+
+const decodeIomapEnd: Decoder<IomapEndIn> = (r) =>
+  only(
+    r,
+    'body',
+    r.struct('fuse_iomap_end_in', IomapEndInLayout.SIZE, (s) => {
+      const head = iomapHead(s);
+      const written = s.i64big('written');
+      const map = s.struct('map', IomapIoLayout.SIZE, (m): IomapIo => ({
+        offset: m.u64big('offset'),
+        length: m.u64big('length'),
+        addr: m.u64big('addr'),
+        type: m.u16('type'),
+        flags: m.u16('flags'),
+        dev: m.u32('dev'),
+      }));
+      return { ...head, written, map };
+    }),
+  );
+
 const DECODERS: { [K in DecodedOp]: Decoder<RequestArgs[K]> } = {
   INIT: decodeInit,
   LOOKUP: decodeNameIn,
@@ -735,6 +793,8 @@ const DECODERS: { [K in DecodedOp]: Decoder<RequestArgs[K]> } = {
   REMOVEMAPPING: decodeRemovemapping,
   GET_FMAP: decodeGetFmap,
   GET_DAXDEV: decodeGetDaxdev,
+  IOMAP_BEGIN: decodeIomapBegin,
+  IOMAP_END: decodeIomapEnd,
 };
 
 function isDecodedOp(name: string): name is DecodedOp {
@@ -748,6 +808,8 @@ export interface DecodeOptions {
    * COPY_FILE_RANGE_64) and decode as OTHER or as their upstream meaning.
    */
   famfs?: FamfsProfile | null;
+  /** The fuse-iomap profile, only once FUSE_IOMAP has been negotiated (4094/4095 mean nothing otherwise). */
+  iomap?: IomapProfile | null;
 }
 
 /** Which operation an opcode number means under the given options. */
@@ -756,6 +818,11 @@ export function operationOf(opcode: number, opts: DecodeOptions = {}): DecodedOp
   if (famfs) {
     if (opcode === famfs.getFmapOpcode) return 'GET_FMAP';
     if (opcode === famfs.getDaxdevOpcode) return 'GET_DAXDEV';
+  }
+  const iomap = opts.iomap;
+  if (iomap) {
+    if (opcode === iomap.beginOpcode) return 'IOMAP_BEGIN';
+    if (opcode === iomap.endOpcode) return 'IOMAP_END';
   }
   const name = upstreamOpcodeName(opcode);
   return name !== undefined && isDecodedOp(name) ? name : undefined;
