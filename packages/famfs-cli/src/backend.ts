@@ -44,8 +44,8 @@ export interface Backend {
    * one but the last a multiple of 4 bytes) and their file offsets.
    */
   writeAll(rel: string, fill: (buf: Uint8Array, fileOffset: number) => void): Promise<void>;
-  /** Copy a whole file from `fd` inside the kernel if the backend can; false: use writeAll. */
-  copyFromFd(rel: string, fd: number): Promise<boolean>;
+  /** Copy a whole file from `fd` inside the kernel if the backend can (telling `progress` the bytes done); false: use writeAll. */
+  copyFromFd(rel: string, fd: number, progress?: (bytesDone: number) => void): Promise<boolean>;
   /** Read the whole file front to back; returning false stops. */
   readAll(rel: string, fn: (buf: Uint8Array, fileOffset: number) => boolean | void): Promise<void>;
   getmap(rel: string): Promise<{ relpath: string; size: number; fmap: FmapRecord }>;
@@ -103,8 +103,8 @@ class DeviceBackend implements Backend {
     this.fs.fillFile(this.fs.statFile(rel), fill);
   }
 
-  async copyFromFd(rel: string, fd: number): Promise<boolean> {
-    return this.fs.copyFileFromFd(this.fs.statFile(rel), fd);
+  async copyFromFd(rel: string, fd: number, progress?: (bytesDone: number) => void): Promise<boolean> {
+    return this.fs.copyFileFromFd(this.fs.statFile(rel), fd, progress);
   }
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {

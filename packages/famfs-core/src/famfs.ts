@@ -54,6 +54,9 @@ const defaultGid = (): number => process.getgid?.() ?? 0;
  * log under the device lock, on the master only; the namespace and the
  * allocation bitmap are what a replay of the log says, nothing else.
  */
+/** copyFileFromFd with a progress report copies in pieces of this much. */
+const COPY_PROGRESS_PIECE = 64 * 1024 * 1024;
+
 export class Famfs {
   readonly sb: FsGeometry['sb'];
   readonly role: Role;
@@ -488,20 +491,27 @@ export class Famfs {
    * copy_file_range per run); returns false when it does not, having copied
    * nothing, so the caller falls back to fillFile.
    */
-  copyFileFromFd(file: FileNode, fd: number): boolean {
+  copyFileFromFd(file: FileNode, fd: number, progress?: (bytesDone: number) => void): boolean {
     if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
     const copyIn = this.dev.copyIn?.bind(this.dev);
     if (copyIn === undefined) return false;
+    // with a progress report, copy in pieces so that it can be told
+    const piece = progress === undefined ? Number.MAX_SAFE_INTEGER : COPY_PROGRESS_PIECE;
     let first = true;
     let ok = true;
     forEachRun(file.fmap, 0, file.size, (r) => {
-      const n = copyIn(fd, r.fileOffset, r.offset, r.len);
-      if (n === 0 && first) {
-        ok = false;
-        return false;
+      for (let done = 0; done < r.len; ) {
+        const len = Math.min(piece, r.len - done);
+        const n = copyIn(fd, r.fileOffset + done, r.offset + done, len);
+        if (n === 0 && first) {
+          ok = false;
+          return false;
+        }
+        first = false;
+        if (n !== len) throw new FamfsError('EIO', 'copy', `${file.relpath}: the source ended after ${r.fileOffset + done + n} of ${file.size} bytes`, file.relpath);
+        done += n;
+        progress?.(r.fileOffset + done);
       }
-      first = false;
-      if (n !== r.len) throw new FamfsError('EIO', 'copy', `${file.relpath}: the source ended after ${r.fileOffset + n} of ${file.size} bytes`, file.relpath);
       return true;
     });
     return ok;

@@ -6,7 +6,7 @@ import type { GlobalOptions } from '../context.js';
 import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseMode, parseUint, text } from '../sizes.js';
-import { Progress } from '../progress.js';
+import { PROGRESS_MIN, Progress, wantProgress } from '../progress.js';
 import { interleaveOf, withInterleaveOptions } from './creat.js';
 import type { CommandSpec } from './spec.js';
 import { itemFailure } from '../failures.js';
@@ -26,8 +26,6 @@ export interface CpContext {
   verbose: boolean;
 }
 
-/** Show a progress bar for copies of at least this much (when stderr is a terminal). */
-const PROGRESS_MIN = 64 * 1024 * 1024;
 /** Compare in pieces of this much. */
 const COMPARE_PIECE = 8 * 1024 * 1024;
 
@@ -41,7 +39,7 @@ interface Tally {
  * is overwritten in place (cp is restartable); a different size is an
  * error. On an unmounted device the data goes straight into device memory.
  */
-async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, mode: number, c: CpContext, st: nodefs.Stats): Promise<void> {
+async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, mode: number, c: CpContext, st: nodefs.Stats, tree?: TreeMeter): Promise<void> {
   await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave });
   let fd: number;
   try {
@@ -49,22 +47,63 @@ async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, mode:
   } catch (e) {
     throw fromSystemError(e, 'cp', src);
   }
-  const bar = io.isTty && st.size >= PROGRESS_MIN ? new Progress(io, `famfs cp: ${b.display(rel)}`, st.size) : undefined;
+  // a tree copy (-r) has one bar for all of it; a big file alone gets its own
+  const own = tree === undefined && wantProgress(io, st.size) ? new Progress(io, `famfs cp: ${b.display(rel)}`, st.size) : undefined;
+  const base = tree?.bytes ?? 0;
+  const meter = own !== undefined ? (n: number) => own.update(n) : tree !== undefined ? (n: number) => tree.bar.update(base + n) : undefined;
   try {
     // an emulated device (image file): the kernel copies, as coreutils cp does
-    if (bar === undefined && (await b.copyFromFd(rel, fd))) return;
+    if (await b.copyFromFd(rel, fd, meter)) return;
     await b.writeAll(rel, (buf, fileOffset) => {
       for (let got = 0; got < buf.length; ) {
         const n = nodefs.readSync(fd, buf, got, buf.length - got, fileOffset + got);
         if (n === 0) throw new FamfsError('EIO', 'cp', `cp: ${src}: file shrank while being copied`, src);
         got += n;
       }
-      bar?.update(fileOffset + buf.length);
+      meter?.(fileOffset + buf.length);
     });
   } finally {
     nodefs.closeSync(fd);
-    bar?.done();
+    own?.finish();
+    if (tree !== undefined) {
+      tree.bytes = base + st.size;
+      tree.bar.fileDone();
+    }
   }
+}
+
+/** One progress bar for a whole `cp -r`: bytes and files across the tree. */
+interface TreeMeter {
+  bar: Progress;
+  /** bytes of the files finished so far */
+  bytes: number;
+}
+
+/** What `cp -r` of `sources` will copy: regular non-empty files and their bytes (for the bar; problems are found later). */
+function treeTotals(sources: readonly string[]): { files: number; bytes: number } {
+  const t = { files: 0, bytes: 0 };
+  const walk = (p: string, depth: number): void => {
+    let st: nodefs.Stats;
+    try {
+      st = nodefs.statSync(p);
+    } catch {
+      return;
+    }
+    if (st.isFile() && st.size > 0) {
+      t.files++;
+      t.bytes += st.size;
+    } else if (st.isDirectory() && depth < 4096) {
+      let names: string[];
+      try {
+        names = nodefs.readdirSync(p);
+      } catch {
+        return;
+      }
+      for (const n of names) walk(path.join(p, n), depth + 1);
+    }
+  };
+  for (const s of sources) walk(s, 0);
+  return t;
 }
 
 /** `cp -c`: the famfs file's bytes equal the source's (a missing destination is made first, as upstream does). */
@@ -152,6 +191,12 @@ export const cpSpec: CommandSpec<CpContext> = {
         if (c.sources.length > 1 && !c.recursive) throw new FamfsError('ENOENT', 'cp', `cp: Error: destination directory (${c.dest}) does not exist`, { kind: 'usage' });
       }
 
+      // cp -r on a terminal: one bar for the whole tree (files and bytes), when there is enough to copy
+      let meter: TreeMeter | undefined;
+      if (c.recursive && !c.compare && io.isTty) {
+        const totals = treeTotals(c.sources);
+        if (totals.bytes >= PROGRESS_MIN || totals.files >= 100) meter = { bar: new Progress(io, 'famfs cp', totals.bytes, totals.files), bytes: 0 };
+      }
       // every message here starts "cp: " (system errors too: fromSystemError names the op)
       const fail = (e: unknown, what: string): void => {
         io.err(`famfs ${itemFailure(e, 'cp', what).message}\n`);
@@ -174,7 +219,7 @@ export const cpSpec: CommandSpec<CpContext> = {
           } else fail(new FamfsError('EIO', 'cp', `cp: compare: ${escapeName(shown)} differs from ${escapeName(src)}`), src);
           return;
         }
-        await copyFileIn(b, io, src, to, mode, c, st);
+        await copyFileIn(b, io, src, to, mode, c, st, meter);
         if (c.verbose) io.out(`famfs cp: 100%: ${escapeName(shown)}\n`);
       };
       /** The contents of directory `src` into famfs directory `to` (made if missing, with `dirMode`). */
@@ -226,6 +271,7 @@ export const cpSpec: CommandSpec<CpContext> = {
           throw new FamfsError('EINVAL', 'cp', `cp: '${escapeName(src)}' is not a regular file or directory`, { path: src, exitStatus: 22 });
         }
       }
+      meter?.bar.finish();
       return t.errs > 0 ? 1 : 0;
     }),
   // upstream: every failure is 1 (but for the one that says 22 itself)

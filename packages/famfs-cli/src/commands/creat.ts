@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { FamfsError, type InterleaveRequest, RandomStream, MAX_STRIPS, usageError } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
@@ -6,6 +7,7 @@ import type { CliIo } from '../io.js';
 import { parseMode, parseSize, parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 import { itemFailure } from '../failures.js';
+import { Progress, wantProgress } from '../progress.js';
 
 export interface MultiCreate {
   path: string;
@@ -55,9 +57,22 @@ function parseMulti(s: string): MultiCreate {
 }
 
 /** Fill a file with the seeded stream that `famfs verify -S` checks. */
-export function randomizeFile(b: Backend, rel: string, seed: number): Promise<void> {
+export async function randomizeFile(b: Backend, rel: string, seed: number, progress?: { io: CliIo; size: number }): Promise<void> {
   const rs = new RandomStream(seed);
-  return b.writeAll(rel, (buf) => rs.fill(buf));
+  const bar = progress !== undefined && wantProgress(progress.io, progress.size) ? new Progress(progress.io, `famfs creat: ${b.display(rel)}`, progress.size) : undefined;
+  try {
+    await b.writeAll(rel, (buf, off) => {
+      rs.fill(buf);
+      bar?.update(off + buf.length);
+    });
+  } finally {
+    bar?.finish();
+  }
+}
+
+/** A seed for `creat -r` without -S: non-zero and 32 bits, as upstream's stream uses it (printed, so that `famfs verify -S` can check the file). */
+export function pickSeed(): number {
+  return randomInt(1, 2 ** 32);
 }
 
 /** upstream's range for -t/--threadct where it checks it (creat --multi, verify -m) */
@@ -105,6 +120,8 @@ export const creatSpec: CommandSpec<CreatContext> = {
   context: (args, o) => {
     const seed = o.seed === undefined ? undefined : parseUint(text(o.seed, 'seed'), 'seed');
     if (seed !== undefined && o.randomize !== true) throw usageError('creat', 'creat: Error seed (-S) without randomize (-r) argument');
+    // upstream writes nothing for seed 0 (or -r without -S); famfs-ts never skips silently
+    if (seed === 0) throw usageError('creat', 'creat: seed 0 fills nothing: give -S a non-zero seed, or leave -S out to have one picked and printed');
     const multi = (o.multi as string[]).map(parseMulti);
     if (multi.length > 0 && seed !== undefined) throw usageError('creat', 'creat: -S and --multi are incompatible');
     const interleave = interleaveOf(o, 'creat');
@@ -155,9 +172,11 @@ export const creatSpec: CommandSpec<CreatContext> = {
       const rel = b.rel(shown);
       const r = await b.createFile(rel, await sizeFor(b, rel, c.size, shown), opts);
       if (c.verbose && !r.created) io.out(`creat: re-create (${b.display(rel)}) is nop\n`);
-      if (c.randomize && c.seed !== undefined && c.seed !== 0) {
-        await randomizeFile(b, rel, c.seed);
-        io.out(`randomized ${r.size} bytes: ${b.display(rel)}\n`);
+      if (c.randomize) {
+        const picked = c.seed === undefined;
+        const seed = c.seed ?? pickSeed();
+        await randomizeFile(b, rel, seed, { io, size: r.size });
+        io.out(`randomized ${r.size} bytes: ${b.display(rel)}${picked ? ` (seed ${seed}: famfs verify -S ${seed} checks it)` : ''}\n`);
       }
       return 0;
     });

@@ -7,6 +7,7 @@ import { parseUint, text } from '../sizes.js';
 import type { CommandSpec } from './spec.js';
 import { threadct } from './creat.js';
 import { itemFailure } from '../failures.js';
+import { Progress, wantProgress } from '../progress.js';
 
 export interface VerifyContext {
   files: Array<{ path: string; seed: number }>;
@@ -17,26 +18,32 @@ export interface VerifyContext {
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
 /** -1 when the file holds the seeded stream, else the offset of the first bad 4-byte word. */
-export async function verifyFile(b: Backend, rel: string, seed: number): Promise<{ size: number; bad: number }> {
+export async function verifyFile(b: Backend, rel: string, seed: number, io?: CliIo): Promise<{ size: number; bad: number }> {
   const n = await b.lookup(rel);
   if (n === undefined) throw new FamfsError('ENOENT', 'verify', `verify: ${b.display(rel)}: no such file`);
   if (n.kind !== 'file') throw new FamfsError('EISDIR', 'verify', `verify: ${b.display(rel)}: is a directory`);
   const rs = new RandomStream(seed);
   let bad = -1;
   let want = new Uint8Array(0);
-  await b.readAll(rel, (v, fileOffset) => {
-    if (want.length < v.length) want = new Uint8Array(v.length);
-    const w = want.subarray(0, v.length);
-    rs.fill(w);
-    if (Buffer.compare(w, v) === 0) return true;
-    for (let i = 0; i < v.length; i++) {
-      if (v[i] !== w[i]) {
-        bad = fileOffset + i - (i % 4);
-        break;
+  const bar = io !== undefined && wantProgress(io, n.size) ? new Progress(io, `famfs verify: ${b.display(rel)}`, n.size) : undefined;
+  try {
+    await b.readAll(rel, (v, fileOffset) => {
+      bar?.update(fileOffset + v.length);
+      if (want.length < v.length) want = new Uint8Array(v.length);
+      const w = want.subarray(0, v.length);
+      rs.fill(w);
+      if (Buffer.compare(w, v) === 0) return true;
+      for (let i = 0; i < v.length; i++) {
+        if (v[i] !== w[i]) {
+          bad = fileOffset + i - (i % 4);
+          break;
+        }
       }
-    }
-    return false;
-  });
+      return false;
+    });
+  } finally {
+    bar?.finish();
+  }
   return { size: n.size, bad };
 }
 
@@ -71,7 +78,7 @@ export const verifySpec: CommandSpec<VerifyContext> = {
       if (c.multi && !c.quiet) io.out(`verify_multi: threads=1 nfiles=${c.files.length}\n`);
       for (const f of c.files) {
         try {
-          const r = await verifyFile(b, b.rel(f.path), f.seed);
+          const r = await verifyFile(b, b.rel(f.path), f.seed, io);
           if (r.bad >= 0) {
             io.err(`Verify fail: ${f.path} at offset ${r.bad} of ${r.size} bytes\n`);
             errs++;
