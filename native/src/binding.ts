@@ -87,6 +87,13 @@ const BUILD_HINT = 'run `make build` in a famfs-ts checkout, or `npm rebuild @fa
 
 let binding: Binding | undefined;
 
+/** The `code` of what loadNative throws when the addon is missing or does not load (an installation problem, not a bug). */
+export const NATIVE_ADDON_ERROR = 'ERR_FAMFS_NATIVE_ADDON';
+
+function addonError(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: NATIVE_ADDON_ERROR });
+}
+
 /**
  * Where the addon is: $FAMFS_NATIVE_ADDON when set (a famfs_native.node built
  * elsewhere, as better-sqlite3's nativeBinding), else this package's build.
@@ -102,7 +109,7 @@ export function loadNative(): Binding {
   const file = addonPath();
   const overridden = file !== BUILT_ADDON;
   if (!fs.existsSync(file)) {
-    throw new Error(
+    throw addonError(
       overridden
         ? `famfs native addon not found: FAMFS_NATIVE_ADDON=${file} does not exist`
         : `famfs native addon is not built (${file} missing): ${BUILD_HINT}`,
@@ -111,9 +118,9 @@ export function loadNative(): Binding {
   try {
     binding = createRequire(import.meta.url)(file) as Binding;
   } catch (e) {
-    throw new Error(
+    throw addonError(
       `famfs native addon failed to load (${file}${overridden ? ', from FAMFS_NATIVE_ADDON' : ''}): ${(e as Error).message}; rebuild it: ${BUILD_HINT}`,
-      { cause: e },
+      e,
     );
   }
   return binding;
