@@ -39,4 +39,27 @@ bench: build
 	@bash bench/run.sh
 
 clean:
-	rm -rf native/build node_modules packages/*/node_modules packages/*/dist native/dist .demo *.tsbuildinfo
+	rm -rf native/build node_modules packages/*/node_modules packages/*/dist native/dist .demo *.tsbuildinfo build packages/famfs-cli/man packages/famfs-cli/completion
+
+# `make install` (after build): the CLI into $(LIBDIR) with npm from the packed
+# workspace packages, wrappers famfs and mkfs.famfs in $(BINDIR), the mount(8)
+# helper mount.famfs in $(SBINDIR), man pages, bash completion. DESTDIR
+# stages it elsewhere. `make uninstall` (same variables) removes it all.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= /sbin
+LIBDIR ?= $(PREFIX)/lib/famfs-ts
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL_VARS = PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' SBINDIR='$(SBINDIR)' LIBDIR='$(LIBDIR)' MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' DESTDIR='$(DESTDIR)'
+
+.PHONY: install uninstall pack
+install: build
+	@$(INSTALL_VARS) bash scripts/install.sh install
+
+uninstall:
+	@$(INSTALL_VARS) bash scripts/install.sh uninstall
+
+# the four packages as tarballs in build/pkg (what `make install` installs)
+pack: build
+	@bash scripts/pack.sh build/pkg

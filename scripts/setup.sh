@@ -21,6 +21,10 @@ command -v fio >/dev/null || need_apt+=(fio)
 [ -e /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c ] || need_apt+=(libfuse3-dev)
 command -v gcc >/dev/null || need_apt+=(gcc)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# The generated man pages are rendered by man(1) in the tests (and `make install` installs them).
+command -v man >/dev/null || need_apt+=(man-db)
+# mount(8) and umount(8) run the mount.famfs helper in the fstab tests (Debian's mount package).
+command -v mount >/dev/null || need_apt+=(mount)
 # The VM tests (test/vm/): qemu boots a famfs-capable kernel under TCG with a
 # busybox initramfs packed by cpio; the guest runs the host's ndctl. Without
 # recommends: qemu's would pull in a GUI and UEFI firmware the tests never use

@@ -97,25 +97,45 @@ export interface NativeQueuesInfo {
 
 // This file runs as native/src/index.ts (vitest) and as native/dist/index.js
 // (compiled): both are one level below native/.
-const ADDON_PATH = fileURLToPath(new URL('../build/Release/famfs_native.node', import.meta.url));
-const BUILD_HINT = 'run `make build` or `pnpm --filter @famfs/native run build:native`';
+const BUILT_ADDON = fileURLToPath(new URL('../build/Release/famfs_native.node', import.meta.url));
+const BUILD_HINT = 'run `make build` in a famfs-ts checkout, or `npm rebuild @famfs/native` where it was installed';
 
 let binding: Binding | undefined;
+
+/** The `code` of what loadNative throws when the addon is missing or does not load (an installation problem, not a bug). */
+export const NATIVE_ADDON_ERROR = 'ERR_FAMFS_NATIVE_ADDON';
+
+function addonError(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: NATIVE_ADDON_ERROR });
+}
+
+/**
+ * Where the addon is: $FAMFS_NATIVE_ADDON when set (a famfs_native.node built
+ * elsewhere, as better-sqlite3's nativeBinding), else this package's build.
+ */
+export function addonPath(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env.FAMFS_NATIVE_ADDON;
+  return override !== undefined && override !== '' ? override : BUILT_ADDON;
+}
 
 /** Loads the addon on first use; throws an actionable Error when it is not built. */
 export function loadNative(): Binding {
   if (binding) return binding;
-  if (!fs.existsSync(ADDON_PATH)) {
-    throw new Error(
-      `famfs native addon is not built (native/build/Release/famfs_native.node missing): ${BUILD_HINT}`,
+  const file = addonPath();
+  const overridden = file !== BUILT_ADDON;
+  if (!fs.existsSync(file)) {
+    throw addonError(
+      overridden
+        ? `famfs native addon not found: FAMFS_NATIVE_ADDON=${file} does not exist`
+        : `famfs native addon is not built (${file} missing): ${BUILD_HINT}`,
     );
   }
   try {
-    binding = createRequire(import.meta.url)(ADDON_PATH) as Binding;
+    binding = createRequire(import.meta.url)(file) as Binding;
   } catch (e) {
-    throw new Error(
-      `famfs native addon failed to load (${ADDON_PATH}): ${(e as Error).message}; rebuild it: ${BUILD_HINT}`,
-      { cause: e },
+    throw addonError(
+      `famfs native addon failed to load (${file}${overridden ? ', from FAMFS_NATIVE_ADDON' : ''}): ${(e as Error).message}; rebuild it: ${BUILD_HINT}`,
+      e,
     );
   }
   return binding;

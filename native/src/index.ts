@@ -19,6 +19,8 @@ import * as fs from 'node:fs';
 import { types } from 'node:util';
 import { type Binding, loadNative } from './binding.js';
 
+export { NATIVE_ADDON_ERROR, addonPath } from './binding.js';
+
 // ---------------------------------------------------------------------------
 // Types
 

@@ -16,10 +16,11 @@ import { checkSpec } from './commands/check.js';
 import { mountSpec, umountSpec } from './commands/mount.js';
 import { serveSpec } from './commands/serve.js';
 import { loglevelSpec, statusSpec } from './commands/status.js';
+import { VERSION_FLAGS, VERSION_HELP, versionText } from './version.js';
 
 /** Every `famfs` subcommand, in the order `famfs --help` lists them. */
 // (CommandSpec's methods are bivariant in their context type, so every spec fits)
-const COMMANDS: ReadonlyArray<CommandSpec<unknown>> = [
+export const COMMANDS: ReadonlyArray<CommandSpec<unknown>> = [
   mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, checkSpec, mkdirSpec, cpSpec, creatSpec, flushSpec, verifySpec, mkmetaSpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, lsSpec, catSpec, serveSpec,
 ];
 
@@ -80,14 +81,21 @@ async function execute(cmd: Command, argv: string[], io: CliIo, prog: string, st
   }
 }
 
-/** `famfs [-D device] [--system-uuid uuid] <command> …` */
-export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
-  const state: { exit: number; exitFor: (e: FamfsError) => number; command?: string } = { exit: 0, exitFor: errnoExit };
-  const program = configure(new Command('famfs'), io)
+/** `famfs` itself: its description and global options, without the subcommands. */
+export function famfsRoot(): Command {
+  return new Command('famfs')
+    .summary('a file system for shared memory')
     .description('famfs: a file system for shared memory (CXL, dax devices, emulated devices)')
     .option('-D, --device <path>', 'work on this unmounted device or image file (paths are relative to its root); default $FAMFS_DEVICE')
     .option('--system-uuid <uuid>', 'act as this host (default: $FAMFS_SYSTEM_UUID, else /opt/famfs/system_uuid)')
+    .version(versionText('famfs'), VERSION_FLAGS, VERSION_HELP)
     .enablePositionalOptions();
+}
+
+/** `famfs [-D device] [--system-uuid uuid] <command> …` */
+export async function runFamfs(argv: string[], io: CliIo): Promise<number> {
+  const state: { exit: number; exitFor: (e: FamfsError) => number; command?: string } = { exit: 0, exitFor: errnoExit };
+  const program = configure(famfsRoot(), io);
   for (const spec of COMMANDS) {
     const cmd = configure(spec.command(), io);
     cmd.action(async (...params: unknown[]) => {

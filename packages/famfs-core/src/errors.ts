@@ -4,6 +4,7 @@
  * prints `message` and chooses its exit code from `code` and `kind`; the FUSE
  * server replies `-errno`. Nothing ever decides by reading the message text.
  */
+import { NATIVE_ADDON_ERROR } from '@famfs/native';
 
 /**
  * Every errno Linux (x86-64, the generic ABI) can return, with its number and
@@ -250,6 +251,8 @@ interface SystemErrorLike {
  */
 export function fromSystemError(e: unknown, op: string, path?: string): FamfsError {
   if (e instanceof FamfsError) return e;
+  // the native addon is missing or does not load: an installation problem, in the loader's own words
+  if (e instanceof Error && (e as SystemErrorLike).code === NATIVE_ADDON_ERROR) return new FamfsError('ELIBACC', op, e.message, { kind: 'system', cause: e });
   const s: SystemErrorLike = typeof e === 'object' && e !== null ? (e) : {};
   const name =
     (typeof s.code === 'string' ? errnoName(s.code) : undefined) ??

@@ -5,6 +5,7 @@ import type { CliIo } from '../io.js';
 import { formatReport } from '../report.js';
 import { parseSize } from '../sizes.js';
 import { type GlobalOptions, systemUuidOf } from '../context.js';
+import { VERSION_FLAGS, VERSION_HELP, versionText } from '../version.js';
 
 export interface MkfsContext {
   device: string;
@@ -36,6 +37,7 @@ export function mkfsCommand(io: CliIo, run: (ctx: MkfsContext) => void): Command
     .option('-M, --set-daxmode', 'accepted for compatibility (the dax device is switched to famfs mode at mount)')
     .option('-F, --nofuse', 'accepted for compatibility (the format is the same for every mode)')
     .option('--fuse', 'accepted for compatibility (famfs-ts is always FUSE famfs)')
+    .version(versionText('mkfs.famfs'), VERSION_FLAGS, VERSION_HELP)
     .action((device: string, o: { force?: boolean; kill?: boolean; loglen: string; createSize?: string; systemUuid?: string; verbose?: boolean }) => {
       const ctx: MkfsContext = {
         device,
