@@ -3,70 +3,24 @@
 //   ours:      new LogReplayer(sb, size).replay(log) — CRC of every entry, decode,
 //              path checks, namespace insert, bitmap claims
 //   baselines: node:zlib crc32 (native) over the same bytes; a plain read() of them
-// The log is built fast: mkfs.famfs -l <len> on a sparse image, then entries
-// encoded with core's encodeLogEntry written straight into the log region and
-// the header's next_index/next_seqnum set. Entry mix: a two-level directory
-// tree (1 MKDIR per ~100 entries) of FILE entries, each one 2 MiB extent, so the
-// 256 MiB log needs a 2 TiB sparse image (tmpfs allows it; only the log is written).
+// The log is built fast (bench/log-image.mjs): mkfs.famfs -l <len> on a sparse
+// image, then entries encoded with core's encodeLogEntry written straight into
+// the log region and the header's next_index/next_seqnum set. Entry mix: a
+// two-level directory tree (1 MKDIR per ~100 entries) of FILE entries, each one
+// 2 MiB extent, so the 256 MiB log needs a 2 TiB sparse image (tmpfs allows it;
+// only the log is written).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import {
-  LOG_OFFSET, LogEntryLayout as LE, LogHeaderLayout as LH, LogReplayer, crc32, decodeLogEntry, encodeLogEntry,
-  logLastIndex, openDevice, readGeometry,
+  LOG_OFFSET, LogEntryLayout as LE, LogHeaderLayout as LH, LogReplayer, crc32, decodeLogEntry, logLastIndex, openDevice,
+  readGeometry,
 } from '../packages/famfs-core/dist/index.js';
 import { FAMFS, MiB, bestOf, fmt, log, mkImage, now, record, table, timeRun, workDir } from './lib.mjs';
+import { buildEntries, setLogHeader } from './log-image.mjs';
 
 const REPS = Number(process.env.BENCH_REPLAY_REPS ?? 3);
 const work = workDir();
-
-/** Fill entries [0, n) of `buf` (the log region minus its header): dirs d00..dNN/sNN, files below them. */
-function buildEntries(n, firstDataOffset) {
-  const buf = Buffer.alloc(n * LE.SIZE);
-  const FANOUT = 64; // subdirectories per top directory
-  const PER_DIR = 100; // files per subdirectory
-  let i = 0;
-  let nextUnit = firstDataOffset;
-  const put = (body) => {
-    buf.set(encodeLogEntry({ ...body, seqnum: i }), i * LE.SIZE);
-    i++;
-  };
-  const mkdir = (relpath) => put({ type: 'mkdir', mkdir: { relpath, mode: 0o755, uid: 0, gid: 0 } });
-  let files = 0;
-  let dirs = 0;
-  for (let top = 0; i < n; top++) {
-    const t = `dir${String(top).padStart(4, '0')}`;
-    mkdir(t);
-    dirs++;
-    for (let s = 0; s < FANOUT && i < n; s++) {
-      const sd = `${t}/sub${String(s).padStart(3, '0')}`;
-      mkdir(sd);
-      dirs++;
-      for (let f = 0; f < PER_DIR && i < n; f++) {
-        put({
-          type: 'file',
-          file: {
-            relpath: `${sd}/file-${String(f).padStart(3, '0')}.dat`,
-            size: 2 * MiB - 4096 * (f % 7), flags: 2, mode: 0o644, uid: 1000, gid: 1000,
-            fmap: { type: 'simple', extents: [{ devIndex: 0, offset: nextUnit, len: 2 * MiB }] },
-          },
-        });
-        nextUnit += 2 * MiB;
-        files++;
-      }
-    }
-  }
-  return { buf, files, dirs, bytesNeeded: nextUnit };
-}
-
-function setHeader(img, n) {
-  const fd = fs.openSync(img, 'r+');
-  const h = Buffer.alloc(16);
-  h.writeBigUInt64LE(BigInt(n), 0); // next_seqnum
-  h.writeBigUInt64LE(BigInt(n), 8); // next_index
-  fs.writeSync(fd, h, 0, 16, LOG_OFFSET + LH.NEXT_SEQNUM);
-  fs.closeSync(fd);
-}
 
 function bench(label, logLen, logLenArg, imageSize) {
   const img = path.join(work, `replay-${logLenArg}.img`);
@@ -84,7 +38,7 @@ function bench(label, logLen, logLenArg, imageSize) {
   const fd = fs.openSync(img, 'r+');
   fs.writeSync(fd, buf, 0, buf.length, LOG_OFFSET + LH.SIZE);
   fs.closeSync(fd);
-  setHeader(img, n);
+  setLogHeader(img, n);
   log(`replay ${label}: ${fmt.n(n)} entries (${fmt.n(dirs)} mkdir, ${fmt.n(files)} file) encoded in ${fmt.ms(tEncode)}`);
 
   const dev = openDevice(img, { writable: false });
