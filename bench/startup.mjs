@@ -24,9 +24,10 @@ const work = workDir();
 const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 /**
- * Run `cmd args` `reps` times under bash's `time` keyword; returns per-run
- * {cpu, wall} in ms. stdout/stderr of the command are discarded; a run that
- * exits non-zero (other than `okExit`) fails the benchmark.
+ * Run `cmd args` `reps` times in a row, in one bash, each under bash's `time`
+ * keyword; returns per-run {cpu, wall} in ms. `{i}` in an argument becomes the
+ * run's number. stdout/stderr of the command are discarded; a run that exits
+ * other than `okExit` fails the benchmark.
  */
 function timed(cmd, args, reps, { okExit = 0, rss = false } = {}) {
   const rssFile = path.join(work, 'rss.txt');
@@ -35,7 +36,7 @@ function timed(cmd, args, reps, { okExit = 0, rss = false } = {}) {
     'TIMEFORMAT="%3R %3U %3S"',
     `for ((i = 0; i < ${reps}; i++)); do`,
     // `time` reports on this shell's stderr; the command's own output goes away
-    '  { time "$@" >/dev/null 2>"$ERRFILE"; } 2>>"$TIMEFILE"; rc=$?',
+    '  { time "${@//\\{i\\}/$i}" >/dev/null 2>"$ERRFILE"; } 2>>"$TIMEFILE"; rc=$?',
     `  if [ "$rc" != ${okExit} ]; then cat "$ERRFILE" >&2; echo "exit $rc" >&2; exit 1; fi`,
     ...(pre.length > 0 ? ['  cat "$RSSFILE" >>"$RSSALL"'] : []),
     'done',
@@ -101,9 +102,8 @@ for (let rep = 0; rep < LOOP_REPS; rep++) {
   mkImage(loopImg, '8g');
   const n = timed(process.execPath, ['-e', '0'], LOOP).runs;
   loopNode.push({ cpu: n.reduce((a, r) => a + r.cpu, 0), wall: n.reduce((a, r) => a + r.wall, 0) });
-  // one bash, LOOP processes: `famfs -D IMG creat -s 2m fN`
-  const c = [];
-  for (let i = 0; i < LOOP; i++) c.push(...timed(FAMFS, ['-D', loopImg, 'creat', '-s', '2m', `f${rep}-${i}`], 1).runs);
+  // the same way: one bash, LOOP processes `famfs -D IMG creat -s 2m fN`
+  const c = timed(FAMFS, ['-D', loopImg, 'creat', '-s', '2m', 'f{i}'], LOOP).runs;
   loopCreat.push({ cpu: c.reduce((a, r) => a + r.cpu, 0), wall: c.reduce((a, r) => a + r.wall, 0) });
 }
 fs.rmSync(loopImg, { force: true });
