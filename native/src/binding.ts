@@ -31,6 +31,9 @@ export interface Binding {
   maxMapLength: number;
   FuseQueues: new (fd: number, clones: number, queueDepth: number, pinQueues: boolean, maxWrite: number) => NativeFuseQueues;
   possibleCpus(): number;
+  crc32Records(buffer: ArrayBuffer, byteOffset: number, count: number, stride: number, crcLen: number, fold: boolean): Uint32Array;
+  crc32(buffer: ArrayBuffer, byteOffset: number, length: number, fold: boolean): number;
+  crcFoldAvailable(): boolean;
 }
 
 /** What the addon's FuseQueues object does; fuse-queues.ts wraps it. */

@@ -686,6 +686,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
   exports.Set("maxMapLength", Napi::Number::New(env, static_cast<double>(kMaxMapLength)));
   famfs_native::InitFuseQueues(env, exports);
+  famfs_native::InitCrcRecords(env, exports);
   return exports;
 }
 

@@ -44,4 +44,9 @@ size_t PageSize();
 /** Adds the FuseQueues class and its helpers to the addon's exports. */
 void InitFuseQueues(Napi::Env env, Napi::Object exports);
 
+// CRC-32 of log entries (crc_records.cc) --------------------------------------
+
+/** Adds crc32Records, crc32 and crcFoldAvailable to the addon's exports. */
+void InitCrcRecords(Napi::Env env, Napi::Object exports);
+
 }  // namespace famfs_native

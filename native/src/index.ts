@@ -321,4 +321,42 @@ export function liveMappingCount(): number {
   return loadNative().liveMappingCount();
 }
 
+// ---------------------------------------------------------------------------
+// CRC-32 (zlib's: IEEE 802.3, reflected 0xEDB88320, init and final XOR ~0)
+
+export interface CrcOptions {
+  /** use the PCLMULQDQ folding where the CPU has it (default); false: the table only (tests compare both) */
+  fold?: boolean;
+}
+
+/**
+ * Check `count` records of `stride` bytes laid end to end from the start of
+ * `view` (famfs log entries: stride 544, crcLen 536): record r is good when
+ * the little-endian u64 at its byte `crcLen` equals the CRC-32 of its bytes
+ * [0, crcLen). Returns the numbers of the records that are not good, in
+ * increasing order (empty when all are). One call for a whole log instead
+ * of one per entry.
+ */
+export function crc32Records(view: Uint8Array, count: number, stride: number, crcLen: number, opts: CrcOptions = {}): Uint32Array {
+  const buffer = checkView('view', view);
+  checkInteger('count', count, 0, 0xffffffff);
+  checkInteger('stride', stride, 8, 0xffffffff);
+  checkInteger('crcLen', crcLen, 0, stride - 8);
+  if (count * stride > view.byteLength) {
+    throw new RangeError(`${count} records of ${stride} bytes do not fit in the ${view.byteLength}-byte view`);
+  }
+  return loadNative().crc32Records(buffer, view.byteOffset, count, stride, crcLen, opts.fold !== false);
+}
+
+/** zlib's crc32(0, view): the CRC-32 of every byte of `view`. */
+export function crc32(view: Uint8Array, opts: CrcOptions = {}): number {
+  const buffer = checkView('view', view);
+  return loadNative().crc32(buffer, view.byteOffset, view.byteLength, opts.fold !== false);
+}
+
+/** Does this CPU compute CRC-32 with PCLMULQDQ (else with tables)? */
+export function crcFoldAvailable(): boolean {
+  return loadNative().crcFoldAvailable();
+}
+
 export * from './fuse-queues.js';
