@@ -1,7 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import * as native from './index.js';
+import { seeded } from '../../test/random.js';
+
+/** every random byte of this file: seeded (test/random.ts) */
+const R = seeded('crc.test');
+const randomBytes = (n: number): Buffer => R.bytes(n);
 
 const zlibCrc32 = (b: Uint8Array): number => (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(b) >>> 0;
 
@@ -13,6 +17,11 @@ function records(count: number, stride: number, crcLen: number): Buffer {
     rec.writeBigUInt64LE(BigInt(zlibCrc32(rec.subarray(0, crcLen))), crcLen);
   }
   return b;
+}
+
+/** b[i] ^= mask */
+function flip(b: Uint8Array, i: number, mask: number): void {
+  b[i] = (b[i] ?? 0) ^ mask;
 }
 
 describe('crc32', () => {
@@ -47,19 +56,19 @@ describe('crc32Records', () => {
     const b = records(n, STRIDE, CRC);
     expect([...native.crc32Records(b, n, STRIDE, CRC)]).toEqual([]);
     const bad = [0, 1, 17, 999, 1000, n - 1];
-    b[0 * STRIDE + 3] ^= 0x01; // a body byte
-    b[1 * STRIDE + CRC] ^= 0x80; // the stored CRC
+    flip(b, 0 * STRIDE + 3, 0x01); // a body byte
+    flip(b, 1 * STRIDE + CRC, 0x80); // the stored CRC
     b[17 * STRIDE + CRC + 4] = 1; // the high word of the u64 must be 0
-    b[999 * STRIDE + CRC - 1] ^= 0xff; // the last covered byte
-    b[1000 * STRIDE] ^= 0x10; // the first byte
-    b[(n - 1) * STRIDE + 200] ^= 0x04;
+    flip(b, 999 * STRIDE + CRC - 1, 0xff); // the last covered byte
+    flip(b, 1000 * STRIDE, 0x10); // the first byte
+    flip(b, (n - 1) * STRIDE + 200, 0x04);
     for (const fold of [true, false]) expect([...native.crc32Records(b, n, STRIDE, CRC, { fold })]).toEqual(bad);
   });
 
   it('agrees with a JavaScript check of each record, for random corruption', () => {
     const n = 500;
     const b = records(n, STRIDE, CRC);
-    for (let k = 0; k < 60; k++) b[Math.floor(Math.random() * b.length)] ^= 1 << Math.floor(Math.random() * 8);
+    for (let k = 0; k < 60; k++) flip(b, R.int(b.length), 1 << R.int(8));
     const want: number[] = [];
     for (let r = 0; r < n; r++) {
       const rec = b.subarray(r * STRIDE, (r + 1) * STRIDE);
@@ -70,10 +79,10 @@ describe('crc32Records', () => {
 
   it('ignores the bytes of a record past its CRC field', () => {
     const b = records(3, 100, 40);
-    b[100 + 48] ^= 0xff;
-    b[100 + 99] ^= 0xff;
+    flip(b, 100 + 48, 0xff);
+    flip(b, 100 + 99, 0xff);
     expect([...native.crc32Records(b, 3, 100, 40)]).toEqual([]);
-    b[100 + 47] ^= 0xff; // the CRC field's last byte
+    flip(b, 100 + 47, 0xff); // the CRC field's last byte
     expect([...native.crc32Records(b, 3, 100, 40)]).toEqual([1]);
   });
 

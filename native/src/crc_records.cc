@@ -13,7 +13,10 @@
 
 #include <immintrin.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <vector>
 
@@ -173,6 +176,28 @@ uint32_t Crc32(const uint8_t* p, size_t len, bool fold) {
 // ---------------------------------------------------------------------------
 // JS bindings
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/**
+ * Every byte of a large range is about to be read once: when it is a file
+ * mapping not touched yet (a log on a device or image), map its pages in one
+ * madvise(MADV_POPULATE_READ) (Linux 5.14+) instead of one page fault each —
+ * half the system time of a 256 MiB log. Best effort: an older kernel
+ * (EINVAL), memory that is not a mapping, or any other error leaves the
+ * pages to fault in as they are read.
+ */
+void PopulateForRead(const uint8_t* p, size_t len) {
+  if (len < (1u << 20)) return;
+  const uintptr_t page = static_cast<uintptr_t>(PageSize());
+  const uintptr_t start = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + len;
+  int saved = errno;
+  (void)madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_READ);
+  errno = saved;
+}
+
 uint64_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return ArgIndex(info, i, name, UINT32_MAX);
 }
@@ -194,6 +219,7 @@ Napi::Value Crc32Records(const Napi::CallbackInfo& info) {
   if (crcLen + 8 > stride) throw Napi::RangeError::New(env, "crcLen + 8 must be at most stride");
   if (count * stride > size - offset) throw Napi::RangeError::New(env, "the records lie past the end of the buffer");
   const uint8_t* base = static_cast<const uint8_t*>(ab.Data()) + offset;
+  PopulateForRead(base, count * stride);
   std::vector<uint32_t> bad;
   for (uint64_t r = 0; r < count; r++) {
     const uint8_t* rec = base + r * stride;
