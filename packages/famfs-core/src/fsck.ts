@@ -82,7 +82,8 @@ export interface FsckOptions {
 export function fsck(dev: Device, systemUuid: string, opts: FsckOptions = {}): FsckReport {
   const geo = readGeometry(dev);
   const { sb, header } = geo;
-  const rp = new LogReplayer(sb, Math.min(dev.size, sb.daxdev.size));
+  // check only: fsck needs every check and count, not a FileNode per file
+  const rp = new LogReplayer(sb, Math.min(dev.size, sb.daxdev.size), { fileNodes: false });
   rp.replay(geo.log, dev);
   const bm = rp.bitmap;
   const errors: string[] = [];

@@ -63,7 +63,9 @@ export class AllocBitmap {
    * bitmap: callers validate extents against the device first.
    */
   claim(offset: number, len: number): number {
-    const { first, count } = this.unitsOf(offset, len);
+    // unitsOf without its object: replay claims once per extent of every file
+    const first = Math.floor(offset / this.allocUnit);
+    const count = Math.ceil((offset + len) / this.allocUnit) - first;
     if (first < 0 || first + count > this.nunits) {
       throw new FamfsError('EINVAL', 'alloc', `range [${offset}, ${offset + len}) lies outside the ${this.capacity}-byte bitmap`);
     }

@@ -1,7 +1,8 @@
 import { AllocBitmap } from '../alloc/bitmap.js';
 import type { Device } from '../device.js';
 import {
-  LogEntryLayout as LE, LogHeaderLayout as LH,
+  FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH,
+  MAX_SIMPLE_EXTENTS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, SimpleExtLayout as SimpleExt,
 } from '../format/constants.js';
 import {
   type EntryFault, type FileEntryBody, type FmapRecord, type SimpleExtent, decodeLogEntry, decodeLogHeader,
@@ -9,9 +10,11 @@ import {
 } from '../format/log.js';
 import type { Superblock } from '../format/superblock.js';
 import { isPowerOfTwo } from '../format/math.js';
-import { type FileNode, Namespace, relpathProblem } from '../namespace.js';
+import { type DirNode, type FileNode, Namespace, relpathProblem } from '../namespace.js';
 import { FamfsError } from '../errors.js';
 import { interleavedCapacity } from '../fmap.js';
+import { badCrcEntries } from './entry-crc.js';
+import { LogPathTable, PATH_HASH_SEED, cstringLength, hashByte, hashBytes } from './paths.js';
 
 /** Why replay skipped an entry. */
 export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent';
@@ -31,6 +34,35 @@ export interface ReplayStats {
   /** paths that already existed (upstream counts these; not an error) */
   existed: number;
   problems: ReplayProblem[];
+}
+
+export interface ReplayOptions {
+  /**
+   * Keep a FileNode per file (the default). false: a check-only replay (what
+   * fsck and logplay's counts need): every entry is checked, every extent
+   * claimed, every problem reported and every count kept exactly as with
+   * nodes — `namespace.files` is still the number of distinct file paths —
+   * but the namespace holds the directories only, and no object is made
+   * per file (half a million of them cost more than the whole check).
+   */
+  fileNodes?: boolean;
+}
+
+/** Where the path field of a FILE and of a MKDIR entry starts, within the entry. */
+const FILE_PATH = LE.BODY + FileMeta.FM_RELPATH;
+const DIR_PATH = LE.BODY + MkdirMeta.RELPATH;
+const TWO32 = 4294967296;
+/** a u64's high word below this keeps the value below 2^53 (what the decoder accepts) */
+const SAFE_HI = 0x200000;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * A path component of `len` bytes, `dots` of them '.', is empty, '.' or '..'
+ * (both comparisons are made every time: a short component late in a replay
+ * must not meet optimized code without feedback for it).
+ */
+function badComponent(len: number, dots: number): boolean {
+  return ((len === dots ? 1 : 0) & (len <= 2 ? 1 : 0)) !== 0;
 }
 
 /** One device known to the file system (index 0 = the primary). */
@@ -56,19 +88,29 @@ export class LogReplayer {
   fileEntries = 0;
   dirEntries = 0;
   sumFileSizes = 0;
-  /** units claimed twice, found while claiming */
   private readonly firstDataOffset: number;
+  /** check-only replay: entries applied without a decode (the common case; tests look) */
+  fastEntries = 0;
+  /** a check-only replay (fileNodes: false) */
+  readonly checkOnly: boolean;
+  /** check-only replay: the files, by path; made at the first replay, sized for it */
+  private filePaths: LogPathTable | undefined;
+  /** check-only replay: the directories, by path */
+  private readonly dirPaths = new LogPathTable();
 
   constructor(
     readonly sb: Superblock,
     /** the device size extents must lie within */
     readonly deviceSize: number,
+    opts: ReplayOptions = {},
   ) {
     this.bitmap = new AllocBitmap(deviceSize, sb.allocUnit);
     this.firstDataOffset = sb.logOffset + sb.logLen;
     // The superblock and the log are allocated before any file.
     this.bitmap.claim(0, Math.min(this.firstDataOffset, this.bitmap.capacity));
     this.daxdevs = [{ index: 0, uuid: sb.devUuid, size: deviceSize }];
+    this.checkOnly = opts.fileNodes === false;
+    if (this.checkOnly) this.dirPaths.add(-1, PATH_HASH_SEED);
   }
 
   /**
@@ -85,8 +127,16 @@ export class LogReplayer {
     if (end <= this.cursor) return stats;
     if (dev) dev.invalidate(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
     const whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
+    // every CRC in one call; the decoder checks only the entries found bad (for their message)
+    const bad = badCrcEntries(log, this.cursor, end);
+    let nextBad = 0;
+    // (path offsets are numbers below 2^31 in the table: a log is far smaller)
+    const files = this.checkOnly ? (this.filePaths ??= new LogPathTable(end - this.cursor)) : undefined;
+    const u32 = files !== undefined && LITTLE_ENDIAN && log.byteOffset % 4 === 0 ? new Uint32Array(log.buffer, log.byteOffset, log.byteLength >> 2) : undefined;
     for (let i = this.cursor; i < end; i++) {
-      this.applyAt(log, whole, i, stats);
+      const crcOk = nextBad >= bad.length || bad[nextBad] !== i;
+      if (!crcOk) nextBad++;
+      if (!(crcOk && u32 !== undefined && this.fileFast(log, u32, i, stats, files!))) this.applyAt(log, whole, i, stats, crcOk);
       stats.entries++;
     }
     this.cursor = end;
@@ -94,8 +144,8 @@ export class LogReplayer {
     return stats;
   }
 
-  private applyAt(log: Uint8Array, whole: DataView, index: number, stats: ReplayStats): void {
-    const d = decodeLogEntry(log, logEntryOffset(index), index, whole);
+  private applyAt(log: Uint8Array, whole: DataView, index: number, stats: ReplayStats, crcChecked: boolean): void {
+    const d = decodeLogEntry(log, logEntryOffset(index), index, whole, crcChecked);
     if (!d.ok) return reject(stats, index, d.fault, d.message);
     const e = d.entry;
     switch (e.type) {
@@ -104,9 +154,8 @@ export class LogReplayer {
         const p = relpathProblem(m.relpath);
         if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: mkdir: ${p.message}`);
         this.dirEntries++;
-        const r = this.namespace.insert({
-          kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map(),
-        });
+        const node: DirNode = { kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map() };
+        const r = this.filePaths === undefined ? this.namespace.insert(node) : this.insertDirChecked(node, log, this.filePaths);
         if (r === 'no-parent') return reject(stats, index, 'no-parent', `entry ${index}: mkdir '${m.relpath}': parent directory does not exist`);
         if (r === 'exists') stats.existed++;
         else stats.dirs++;
@@ -128,9 +177,11 @@ export class LogReplayer {
         for (const ext of extentsOf(f.fmap)) this.bitmap.claim(ext.offset, ext.len);
         this.fileEntries++;
         this.sumFileSizes += f.size;
-        const r = this.namespace.insert(
-          new LoggedFile(f.relpath, f.size, f.flags, f.mode & 0o7777, f.uid, f.gid, index, this.source(log, whole)),
-        );
+        const off = logEntryOffset(index) + FILE_PATH;
+        const len = cstringLength(log, off);
+        const r = this.filePaths === undefined
+          ? this.namespace.insert(new LoggedFile(f.relpath, f.size, f.flags, f.mode & 0o7777, f.uid, f.gid, index, this.source(log, whole)))
+          : this.addFileChecked(log, this.filePaths, hashBytes(log, off, len), off, len);
         if (r === 'exists') stats.existed++;
         else stats.files++;
         return;
@@ -145,6 +196,102 @@ export class LogReplayer {
         return;
       }
     }
+  }
+
+  /**
+   * Check-only replay of a FILE entry whose CRC is good, without a string or
+   * an object: true when it is the common case — seqnum right, an ASCII
+   * path that breaks no rule, simple extents that break none, a parent
+   * directory — and it was applied (claimed, counted, added); false for
+   * anything else, which applyAt then handles (and reports) as always.
+   * `u32` is the log as little-endian 32-bit words (entries are 4-aligned).
+   */
+  private fileFast(log: Uint8Array, u32: Uint32Array, index: number, stats: ReplayStats, files: LogPathTable): boolean {
+    const o = logEntryOffset(index);
+    const w = o >> 2;
+    if (u32[w] !== index || u32[w + 1] !== 0 || u32[w + 2] !== LogEntryType.FILE) return false;
+    // the path: ASCII, NUL-terminated inside its field, no empty, '.' or '..' component (relpathProblem's rules)
+    const p0 = o + FILE_PATH;
+    let h = PATH_HASH_SEED;
+    let parentHash = PATH_HASH_SEED;
+    let parentLen = 0;
+    let comp = 0;
+    let dots = 0;
+    let n = 0;
+    for (; n < RELPATH_FIELD_LEN; n++) {
+      const b = log[p0 + n]!;
+      if (b === 0 || b >= 0x80) break;
+      if (b === 0x2f) {
+        if (badComponent(comp, dots)) return false;
+        parentHash = h;
+        parentLen = n;
+        comp = 0;
+        dots = 0;
+      } else {
+        comp++;
+        dots += b === 0x2e ? 1 : 0;
+      }
+      h = hashByte(h, b);
+    }
+    if (n === RELPATH_FIELD_LEN || log[p0 + n] !== 0) return false;
+    if (badComponent(comp, dots)) return false;
+    // the map: simple extents on device 0, each aligned, past the log, inside the device; covering the size
+    const B = (o + LE.BODY) >> 2;
+    const fm = (o + LE.BODY + FileMeta.FM_FMAP) >> 2;
+    const next = u32[fm + (FM.NEXTENTS >> 2)]!;
+    if (u32[fm + (FM.EXT_TYPE >> 2)] !== FmapExtType.SIMPLE || next > MAX_SIMPLE_EXTENTS) return false;
+    const sizeHi = u32[B + (FileMeta.FM_SIZE >> 2) + 1]!;
+    if (sizeHi >= SAFE_HI) return false;
+    const size = sizeHi * TWO32 + u32[B + (FileMeta.FM_SIZE >> 2)]!;
+    if (next === 0 && size !== 0) return false;
+    const au = this.sb.allocUnit;
+    const cap = this.bitmap.capacity;
+    const first = this.firstDataOffset;
+    let total = 0;
+    for (let k = 0, x = fm + (FM.EXTENTS >> 2); k < next; k++, x += SimpleExt.SIZE >> 2) {
+      // devindex (2 words), offset, len
+      const offHi = u32[x + 3]!;
+      const lenHi = u32[x + 5]!;
+      if ((u32[x]! | u32[x + 1]!) !== 0 || offHi >= SAFE_HI || lenHi >= SAFE_HI) return false;
+      const offset = offHi * TWO32 + u32[x + 2]!;
+      const len = lenHi * TWO32 + u32[x + 4]!;
+      if (offset === 0 || len === 0 || offset % au !== 0 || offset < first || offset + len > cap) return false;
+      total += len;
+    }
+    if (total < size || !this.dirPaths.has(log, parentHash, p0, parentLen)) return false;
+    for (let k = 0, x = fm + (FM.EXTENTS >> 2); k < next; k++, x += SimpleExt.SIZE >> 2) {
+      this.bitmap.claim(u32[x + 3]! * TWO32 + u32[x + 2]!, u32[x + 5]! * TWO32 + u32[x + 4]!);
+    }
+    this.fileEntries++;
+    this.sumFileSizes += size;
+    this.fastEntries++;
+    if (this.addFileChecked(log, files, h, p0, n) === 'exists') stats.existed++;
+    else stats.files++;
+    return true;
+  }
+
+  /** Check-only replay: insert a file (its parent exists): 'exists' when a directory or a file has its path (`len` bytes at `off`, hash `h`). */
+  private addFileChecked(log: Uint8Array, files: LogPathTable, h: number, off: number, len: number): 'ok' | 'exists' {
+    if (this.dirPaths.has(log, h, off, len) || files.has(log, h, off, len)) return 'exists';
+    files.add(off, h);
+    this.namespace.files++;
+    return 'ok';
+  }
+
+  /** Check-only replay: Namespace.insert for a directory, when files are not in the namespace. */
+  private insertDirChecked(node: DirNode, log: Uint8Array, files: LogPathTable): 'ok' | 'exists' | 'no-parent' {
+    const relpath = node.relpath;
+    const slash = relpath.lastIndexOf('/');
+    if (this.namespace.dir(slash < 0 ? '' : relpath.slice(0, slash)) === undefined) {
+      return this.namespace.dir(relpath) !== undefined ? 'exists' : 'no-parent';
+    }
+    const off = logEntryOffset(node.index) + DIR_PATH;
+    const len = cstringLength(log, off);
+    const h = hashBytes(log, off, len);
+    if (files.has(log, h, off, len)) return 'exists';
+    const r = this.namespace.insert(node);
+    if (r === 'ok') this.dirPaths.add(off, h);
+    return r;
   }
 
   private logSource: LogSource | undefined;
