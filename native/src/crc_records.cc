@@ -173,6 +173,14 @@ uint32_t Crc32(const uint8_t* p, size_t len, bool fold) {
   return ~CrcTable(c, p, len);
 }
 
+}  // namespace
+
+uint32_t Crc32Ieee(const uint8_t* p, size_t len) {
+  return Crc32(p, len, true);
+}
+
+namespace {
+
 // ---------------------------------------------------------------------------
 // JS bindings
 
@@ -244,6 +252,18 @@ Napi::Value Crc32Js(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, Crc32(static_cast<const uint8_t*>(ab.Data()) + offset, length, fold));
 }
 
+// populateForRead(buffer: ArrayBuffer, byteOffset, length): PopulateForRead over that range
+Napi::Value PopulateForReadJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "populateForRead(buffer, byteOffset, length)");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  const size_t size = ab.ByteLength();
+  const uint64_t offset = ArgIndex(info, 1, "byteOffset", size);
+  const uint64_t length = ArgIndex(info, 2, "length", size - offset);
+  PopulateForRead(static_cast<const uint8_t*>(ab.Data()) + offset, length);
+  return env.Undefined();
+}
+
 Napi::Value CrcFoldAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), HavePclmul());
 }
@@ -254,6 +274,7 @@ void InitCrcRecords(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32Records", Napi::Function::New(env, Crc32Records, "crc32Records"));
   exports.Set("crc32", Napi::Function::New(env, Crc32Js, "crc32"));
   exports.Set("crcFoldAvailable", Napi::Function::New(env, CrcFoldAvailable, "crcFoldAvailable"));
+  exports.Set("populateForRead", Napi::Function::New(env, PopulateForReadJs, "populateForRead"));
 }
 
 }  // namespace famfs_native

@@ -359,4 +359,47 @@ export function crcFoldAvailable(): boolean {
   return loadNative().crcFoldAvailable();
 }
 
+/**
+ * `view` (a mapping) is about to be read once, all of it: map its pages in
+ * one madvise(MADV_POPULATE_READ) instead of a page fault each, when it is
+ * 1 MiB or more (best effort: older kernels, other memory, errors: nothing).
+ */
+export function populateForRead(view: Uint8Array): void {
+  const buffer = checkView('view', view);
+  loadNative().populateForRead(buffer, view.byteOffset, view.byteLength);
+}
+
+// ---------------------------------------------------------------------------
+// The common case of a check-only log replay (core's LogReplayer, fileNodes: false)
+
+/** Where the accumulators of checkFileEntries are in its `acc` array (in and out). */
+export const LogCheckAcc = { SUM_FILE_SIZES: 0, FILE_ENTRIES: 1, FILES: 2, EXISTED: 3, ALLOCATED: 4, COLLISIONS: 5, LENGTH: 6 } as const;
+
+/**
+ * Apply log entries [first, end) of `log` (a log region: 48-byte header,
+ * 544-byte entries) for a check-only replay, in native code, for as long as
+ * each is a FILE entry with a good CRC and seqnum, an ASCII path that breaks
+ * no rule, simple extents that break none and an existing parent directory:
+ * claim its extents in `claims` (one count per allocation unit), add its
+ * path to `files` (or count it as existing when a directory or a file has
+ * it) and count it in `acc` (LogCheckAcc). Returns the index of the first
+ * entry it did not apply (`end` when it applied them all), which the caller
+ * applies itself. `geometry` is [first data offset, device capacity, alloc
+ * unit, alloc unit - 1]; `dirs` and `files` are core's LogPathTable arrays;
+ * at most `room` paths are added to `files`.
+ */
+export function checkFileEntries(
+  log: Uint8Array, first: number, end: number, geometry: Float64Array, dirs: Int32Array, files: Int32Array, room: number,
+  claims: Uint8Array, acc: Float64Array,
+): number {
+  const buffer = checkView('log', log);
+  checkInteger('first', first, 0, 0xffffffff);
+  checkInteger('end', end, first, 0xffffffff);
+  checkInteger('room', room, 0, files.length / 2);
+  if (!(geometry instanceof Float64Array) || !(acc instanceof Float64Array)) throw new TypeError('geometry and acc must be Float64Arrays');
+  if (!(dirs instanceof Int32Array) || !(files instanceof Int32Array)) throw new TypeError('dirs and files must be Int32Arrays');
+  if (!(claims instanceof Uint8Array)) throw new TypeError('claims must be a Uint8Array');
+  return loadNative().checkFileEntries(buffer, log.byteOffset, log.byteLength, first, end, geometry, dirs, files, room, claims, acc);
+}
+
 export * from './fuse-queues.js';

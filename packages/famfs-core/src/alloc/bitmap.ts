@@ -80,6 +80,21 @@ export class AllocBitmap {
     return dup;
   }
 
+  /**
+   * The claim count of every unit, for native code that claims as `claim`
+   * does (replay's check of a whole log); it then reports what it counted
+   * with claimedElsewhere().
+   */
+  get claimCounts(): Uint8Array {
+    return this.claims;
+  }
+
+  /** Units newly allocated and claimed again by claims made on claimCounts directly. */
+  claimedElsewhere(allocated: number, collisions: number): void {
+    this.allocated += allocated;
+    this.collisions += collisions;
+  }
+
   /** Release units (used to roll back an all-or-nothing allocation). */
   release(offset: number, len: number): void {
     const { first, count } = this.unitsOf(offset, len);

@@ -5,6 +5,12 @@ import { logEntryOffset } from '../format/log.js';
 
 let nativeOk: boolean | undefined;
 
+/** Does the native addon load? (asked once) */
+export function nativeAvailable(): boolean {
+  nativeOk ??= native.isNativeAvailable();
+  return nativeOk;
+}
+
 /**
  * The entries in [first, end) of a log region whose CRC does not match
  * (CRC-32 of bytes [0, 536) stored at 536 as a u64), in increasing order —
@@ -14,8 +20,7 @@ let nativeOk: boolean | undefined;
  */
 export function badCrcEntries(log: Uint8Array, first: number, end: number): Uint32Array | number[] {
   if (end <= first) return [];
-  nativeOk ??= native.isNativeAvailable();
-  if (!nativeOk || !(log.buffer instanceof ArrayBuffer)) return badCrcEntriesJs(log, first, end);
+  if (!nativeAvailable() || !(log.buffer instanceof ArrayBuffer)) return badCrcEntriesJs(log, first, end);
   const bad = native.crc32Records(log.subarray(logEntryOffset(first), logEntryOffset(end)), end - first, LE.SIZE, LE.CRC);
   for (let k = 0; k < bad.length; k++) bad[k]! += first;
   return bad;

@@ -73,6 +73,26 @@ export class LogPathTable {
     return k === len && log[q + len] === 0;
   }
 
+  /** Grow, if need be, so that `extra` more paths keep the table at most half full. */
+  reserve(extra: number): void {
+    while (2 * (this.size + extra) > this.mask + 1) this.grow();
+  }
+
+  /** Paths that can be added before the table is more than half full. */
+  get room(): number {
+    return Math.max(0, (this.mask + 1) / 2 - this.size);
+  }
+
+  /** The slots themselves, for native code that probes and adds as `has` and `add` do (then: added()). */
+  get slotArray(): Int32Array {
+    return this.slots;
+  }
+
+  /** `n` paths were added to slotArray directly. */
+  added(n: number): void {
+    this.size += n;
+  }
+
   /** Add the path at offset `off` of the log (-1: the root's), hash `h`, known not to be in the table. */
   add(off: number, h: number): void {
     if (2 * (this.size + 1) > this.mask + 1) this.grow();

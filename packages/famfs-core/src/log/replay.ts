@@ -1,8 +1,7 @@
 import { AllocBitmap } from '../alloc/bitmap.js';
 import type { Device } from '../device.js';
 import {
-  FileMetaLayout as FileMeta, FmapLayout as FM, FmapExtType, LogEntryLayout as LE, LogEntryType, LogHeaderLayout as LH,
-  MAX_SIMPLE_EXTENTS, MkdirLayout as MkdirMeta, RELPATH_FIELD_LEN, SimpleExtLayout as SimpleExt,
+  FileMetaLayout as FileMeta, LogEntryLayout as LE, LogHeaderLayout as LH, MkdirLayout as MkdirMeta,
 } from '../format/constants.js';
 import {
   type EntryFault, type FileEntryBody, type FmapRecord, type SimpleExtent, decodeLogEntry, decodeLogHeader,
@@ -13,8 +12,10 @@ import { isPowerOfTwo } from '../format/math.js';
 import { type DirNode, type FileNode, Namespace, relpathProblem } from '../namespace.js';
 import { FamfsError } from '../errors.js';
 import { interleavedCapacity } from '../fmap.js';
-import { badCrcEntries } from './entry-crc.js';
-import { LogPathTable, PATH_HASH_SEED, cstringLength, hashByte, hashBytes } from './paths.js';
+import { badCrcEntries, nativeAvailable } from './entry-crc.js';
+import * as native from '@famfs/native';
+import { LogCheckAcc } from '@famfs/native';
+import { LogPathTable, PATH_HASH_SEED, cstringLength, hashBytes } from './paths.js';
 
 /** Why replay skipped an entry. */
 export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent';
@@ -51,19 +52,6 @@ export interface ReplayOptions {
 /** Where the path field of a FILE and of a MKDIR entry starts, within the entry. */
 const FILE_PATH = LE.BODY + FileMeta.FM_RELPATH;
 const DIR_PATH = LE.BODY + MkdirMeta.RELPATH;
-const TWO32 = 4294967296;
-/** a u64's high word below this keeps the value below 2^53 (what the decoder accepts) */
-const SAFE_HI = 0x200000;
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * A path component of `len` bytes, `dots` of them '.', is empty, '.' or '..'
- * (both comparisons are made every time: a short component late in a replay
- * must not meet optimized code without feedback for it).
- */
-function badComponent(len: number, dots: number): boolean {
-  return ((len === dots ? 1 : 0) & (len <= 2 ? 1 : 0)) !== 0;
-}
 
 /** One device known to the file system (index 0 = the primary). */
 export interface DaxdevRecord {
@@ -89,7 +77,9 @@ export class LogReplayer {
   dirEntries = 0;
   sumFileSizes = 0;
   private readonly firstDataOffset: number;
-  /** check-only replay: entries applied without a decode (the common case; tests look) */
+  /** the alloc unit - 1 when it is a power of two below 2^31 (always, on a valid file system), else -1 */
+  private readonly auMask: number;
+  /** check-only replay: entries applied natively, without a decode (the common case; tests look) */
   fastEntries = 0;
   /** a check-only replay (fileNodes: false) */
   readonly checkOnly: boolean;
@@ -110,6 +100,7 @@ export class LogReplayer {
     this.bitmap.claim(0, Math.min(this.firstDataOffset, this.bitmap.capacity));
     this.daxdevs = [{ index: 0, uuid: sb.devUuid, size: deviceSize }];
     this.checkOnly = opts.fileNodes === false;
+    this.auMask = isPowerOfTwo(sb.allocUnit) && sb.allocUnit <= 2 ** 30 ? sb.allocUnit - 1 : -1;
     if (this.checkOnly) this.dirPaths.add(-1, PATH_HASH_SEED);
   }
 
@@ -127,17 +118,18 @@ export class LogReplayer {
     if (end <= this.cursor) return stats;
     if (dev) dev.invalidate(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
     const whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
-    // every CRC in one call; the decoder checks only the entries found bad (for their message)
-    const bad = badCrcEntries(log, this.cursor, end);
-    let nextBad = 0;
-    // (path offsets are numbers below 2^31 in the table: a log is far smaller)
-    const files = this.checkOnly ? (this.filePaths ??= new LogPathTable(end - this.cursor)) : undefined;
-    const u32 = files !== undefined && LITTLE_ENDIAN && log.byteOffset % 4 === 0 ? new Uint32Array(log.buffer, log.byteOffset, log.byteLength >> 2) : undefined;
-    for (let i = this.cursor; i < end; i++) {
-      const crcOk = nextBad >= bad.length || bad[nextBad] !== i;
-      if (!crcOk) nextBad++;
-      if (!(crcOk && u32 !== undefined && this.fileFast(log, u32, i, stats, files!))) this.applyAt(log, whole, i, stats, crcOk);
-      stats.entries++;
+    if (this.checkOnly) {
+      this.replayCheckOnly(log, whole, end, stats);
+    } else {
+      // every CRC in one call; the decoder checks only the entries found bad (for their message)
+      const bad = badCrcEntries(log, this.cursor, end);
+      let nextBad = 0;
+      for (let i = this.cursor; i < end; i++) {
+        const crcOk = nextBad >= bad.length || bad[nextBad] !== i;
+        if (!crcOk) nextBad++;
+        this.applyAt(log, whole, i, stats, crcOk);
+        stats.entries++;
+      }
     }
     this.cursor = end;
     this.problems.push(...stats.problems);
@@ -199,75 +191,40 @@ export class LogReplayer {
   }
 
   /**
-   * Check-only replay of a FILE entry whose CRC is good, without a string or
-   * an object: true when it is the common case — seqnum right, an ASCII
-   * path that breaks no rule, simple extents that break none, a parent
-   * directory — and it was applied (claimed, counted, added); false for
-   * anything else, which applyAt then handles (and reports) as always.
-   * `u32` is the log as little-endian 32-bit words (entries are 4-aligned).
+   * Entries [cursor, end) of a check-only replay: the common FILE entries in
+   * native code (native.checkFileEntries: through this replayer's own path
+   * tables, bitmap and counts), every other entry — the one it stops at —
+   * with applyAt, as a full replay does. Without the addon, all with applyAt.
    */
-  private fileFast(log: Uint8Array, u32: Uint32Array, index: number, stats: ReplayStats, files: LogPathTable): boolean {
-    const o = logEntryOffset(index);
-    const w = o >> 2;
-    if (u32[w] !== index || u32[w + 1] !== 0 || u32[w + 2] !== LogEntryType.FILE) return false;
-    // the path: ASCII, NUL-terminated inside its field, no empty, '.' or '..' component (relpathProblem's rules)
-    const p0 = o + FILE_PATH;
-    let h = PATH_HASH_SEED;
-    let parentHash = PATH_HASH_SEED;
-    let parentLen = 0;
-    let comp = 0;
-    let dots = 0;
-    let n = 0;
-    for (; n < RELPATH_FIELD_LEN; n++) {
-      const b = log[p0 + n]!;
-      if (b === 0 || b >= 0x80) break;
-      if (b === 0x2f) {
-        if (badComponent(comp, dots)) return false;
-        parentHash = h;
-        parentLen = n;
-        comp = 0;
-        dots = 0;
-      } else {
-        comp++;
-        dots += b === 0x2e ? 1 : 0;
+  private replayCheckOnly(log: Uint8Array, whole: DataView, end: number, stats: ReplayStats): void {
+    // (path offsets are numbers below 2^31 in the tables: a log is far smaller)
+    const files = (this.filePaths ??= new LogPathTable(end - this.cursor));
+    const fast = this.auMask >= 0 && log.buffer instanceof ArrayBuffer && nativeAvailable();
+    if (fast) native.populateForRead(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
+    const geometry = new Float64Array([this.firstDataOffset, this.bitmap.capacity, this.sb.allocUnit, this.auMask]);
+    const acc = new Float64Array(LogCheckAcc.LENGTH);
+    for (let i = this.cursor; i < end; i++) {
+      if (fast) {
+        files.reserve(end - i);
+        acc.fill(0);
+        acc[LogCheckAcc.SUM_FILE_SIZES] = this.sumFileSizes;
+        const j = native.checkFileEntries(log, i, end, geometry, this.dirPaths.slotArray, files.slotArray, files.room, this.bitmap.claimCounts, acc);
+        const added = acc[LogCheckAcc.FILES]!;
+        this.sumFileSizes = acc[LogCheckAcc.SUM_FILE_SIZES]!;
+        this.fileEntries += acc[LogCheckAcc.FILE_ENTRIES]!;
+        this.namespace.files += added;
+        files.added(added);
+        this.bitmap.claimedElsewhere(acc[LogCheckAcc.ALLOCATED]!, acc[LogCheckAcc.COLLISIONS]!);
+        stats.files += added;
+        stats.existed += acc[LogCheckAcc.EXISTED]!;
+        stats.entries += j - i;
+        this.fastEntries += j - i;
+        i = j;
+        if (i >= end) break;
       }
-      h = hashByte(h, b);
+      this.applyAt(log, whole, i, stats, false);
+      stats.entries++;
     }
-    if (n === RELPATH_FIELD_LEN || log[p0 + n] !== 0) return false;
-    if (badComponent(comp, dots)) return false;
-    // the map: simple extents on device 0, each aligned, past the log, inside the device; covering the size
-    const B = (o + LE.BODY) >> 2;
-    const fm = (o + LE.BODY + FileMeta.FM_FMAP) >> 2;
-    const next = u32[fm + (FM.NEXTENTS >> 2)]!;
-    if (u32[fm + (FM.EXT_TYPE >> 2)] !== FmapExtType.SIMPLE || next > MAX_SIMPLE_EXTENTS) return false;
-    const sizeHi = u32[B + (FileMeta.FM_SIZE >> 2) + 1]!;
-    if (sizeHi >= SAFE_HI) return false;
-    const size = sizeHi * TWO32 + u32[B + (FileMeta.FM_SIZE >> 2)]!;
-    if (next === 0 && size !== 0) return false;
-    const au = this.sb.allocUnit;
-    const cap = this.bitmap.capacity;
-    const first = this.firstDataOffset;
-    let total = 0;
-    for (let k = 0, x = fm + (FM.EXTENTS >> 2); k < next; k++, x += SimpleExt.SIZE >> 2) {
-      // devindex (2 words), offset, len
-      const offHi = u32[x + 3]!;
-      const lenHi = u32[x + 5]!;
-      if ((u32[x]! | u32[x + 1]!) !== 0 || offHi >= SAFE_HI || lenHi >= SAFE_HI) return false;
-      const offset = offHi * TWO32 + u32[x + 2]!;
-      const len = lenHi * TWO32 + u32[x + 4]!;
-      if (offset === 0 || len === 0 || offset % au !== 0 || offset < first || offset + len > cap) return false;
-      total += len;
-    }
-    if (total < size || !this.dirPaths.has(log, parentHash, p0, parentLen)) return false;
-    for (let k = 0, x = fm + (FM.EXTENTS >> 2); k < next; k++, x += SimpleExt.SIZE >> 2) {
-      this.bitmap.claim(u32[x + 3]! * TWO32 + u32[x + 2]!, u32[x + 5]! * TWO32 + u32[x + 4]!);
-    }
-    this.fileEntries++;
-    this.sumFileSizes += size;
-    this.fastEntries++;
-    if (this.addFileChecked(log, files, h, p0, n) === 'exists') stats.existed++;
-    else stats.files++;
-    return true;
   }
 
   /** Check-only replay: insert a file (its parent exists): 'exists' when a directory or a file has its path (`len` bytes at `off`, hash `h`). */
