@@ -44,7 +44,8 @@ export interface ReplayOptions {
    * claimed, every problem reported and every count kept exactly as with
    * nodes — `namespace.files` is still the number of distinct file paths —
    * but the namespace holds the directories only, and no object is made
-   * per file (half a million of them cost more than the whole check).
+   * per file (half a million of them cost more than the whole check). (A
+   * log of 2 GiB or more is replayed with nodes anyway: see checkOnly.)
    */
   fileNodes?: boolean;
 }
@@ -52,6 +53,8 @@ export interface ReplayOptions {
 /** Where the path field of a FILE and of a MKDIR entry starts, within the entry. */
 const FILE_PATH = LE.BODY + FileMeta.FM_RELPATH;
 const DIR_PATH = LE.BODY + MkdirMeta.RELPATH;
+/** The longest log a check-only replay takes (its tables hold 31-bit log offsets). */
+const MAX_CHECKED_LOG = 2 ** 31 - 16;
 
 /** One device known to the file system (index 0 = the primary). */
 export interface DaxdevRecord {
@@ -81,7 +84,7 @@ export class LogReplayer {
   private readonly auMask: number;
   /** check-only replay: entries applied natively, without a decode (the common case; tests look) */
   fastEntries = 0;
-  /** a check-only replay (fileNodes: false) */
+  /** a check-only replay (fileNodes: false, and a log under 2 GiB) */
   readonly checkOnly: boolean;
   /** check-only replay: the files, by path; made at the first replay, sized for it */
   private filePaths: LogPathTable | undefined;
@@ -99,7 +102,8 @@ export class LogReplayer {
     // The superblock and the log are allocated before any file.
     this.bitmap.claim(0, Math.min(this.firstDataOffset, this.bitmap.capacity));
     this.daxdevs = [{ index: 0, uuid: sb.devUuid, size: deviceSize }];
-    this.checkOnly = opts.fileNodes === false;
+    // (the path tables hold log offsets as 31-bit numbers: a log of 2 GiB or more replays with nodes)
+    this.checkOnly = opts.fileNodes === false && sb.logLen <= MAX_CHECKED_LOG;
     this.auMask = isPowerOfTwo(sb.allocUnit) && sb.allocUnit <= 2 ** 30 ? sb.allocUnit - 1 : -1;
     if (this.checkOnly) this.dirPaths.add(-1, PATH_HASH_SEED);
   }
@@ -119,6 +123,7 @@ export class LogReplayer {
     if (dev) dev.invalidate(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
     const whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
     if (this.checkOnly) {
+      if (log.byteLength > MAX_CHECKED_LOG) throw new FamfsError('EINVAL', 'replay', `a log region of ${log.byteLength} bytes, larger than its superblock's ${this.sb.logLen}`);
       this.replayCheckOnly(log, whole, end, stats);
     } else {
       // every CRC in one call; the decoder checks only the entries found bad (for their message)
@@ -169,11 +174,9 @@ export class LogReplayer {
         for (const ext of extentsOf(f.fmap)) this.bitmap.claim(ext.offset, ext.len);
         this.fileEntries++;
         this.sumFileSizes += f.size;
-        const off = logEntryOffset(index) + FILE_PATH;
-        const len = cstringLength(log, off);
         const r = this.filePaths === undefined
           ? this.namespace.insert(new LoggedFile(f.relpath, f.size, f.flags, f.mode & 0o7777, f.uid, f.gid, index, this.source(log, whole)))
-          : this.addFileChecked(log, this.filePaths, hashBytes(log, off, len), off, len);
+          : this.addFileChecked(log, this.filePaths, logEntryOffset(index) + FILE_PATH);
         if (r === 'exists') stats.existed++;
         else stats.files++;
         return;
@@ -227,8 +230,10 @@ export class LogReplayer {
     }
   }
 
-  /** Check-only replay: insert a file (its parent exists): 'exists' when a directory or a file has its path (`len` bytes at `off`, hash `h`). */
-  private addFileChecked(log: Uint8Array, files: LogPathTable, h: number, off: number, len: number): 'ok' | 'exists' {
+  /** Check-only replay: insert a file (its parent exists) whose path field is at `off`: 'exists' when a directory or a file has its path. */
+  private addFileChecked(log: Uint8Array, files: LogPathTable, off: number): 'ok' | 'exists' {
+    const len = cstringLength(log, off);
+    const h = hashBytes(log, off, len);
     if (this.dirPaths.has(log, h, off, len) || files.has(log, h, off, len)) return 'exists';
     files.add(off, h);
     this.namespace.files++;
