@@ -4,7 +4,9 @@ import { RELPATH_FIELD_LEN } from '../format/constants.js';
  * Paths as a log stores them — NUL-terminated UTF-8 in an 80-byte field of
  * an entry — hashed and compared as bytes, so that a check-only replay can
  * tell two paths apart without making a string of each (for valid UTF-8,
- * equal strings are equal bytes).
+ * equal strings are equal bytes). native/src/log_check.cc hashes, probes and
+ * adds to these tables too: the hash (FNV-1a, 32-bit) and the slot layout
+ * are shared with it.
  */
 
 /** FNV-1a (32-bit) of nothing: the hash of the root's path ''. */
@@ -12,7 +14,7 @@ export const PATH_HASH_SEED = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
 /** One more byte into an FNV-1a hash. */
-export function hashByte(h: number, b: number): number {
+function hashByte(h: number, b: number): number {
   return Math.imul(h ^ b, FNV_PRIME);
 }
 
