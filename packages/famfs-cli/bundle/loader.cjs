@@ -63,6 +63,8 @@ function printVersionIfAsked(argv) {
   return true;
 }
 
+exports.bundleIsCurrent = bundleIsCurrent;
+
 /** `famfs …` or `mkfs.famfs …` (`which`), with process.argv. */
 exports.main = function main(which) {
   const argv = process.argv.slice(2);
