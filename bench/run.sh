@@ -65,7 +65,7 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average (1 min) at start: $(load) — anything else running skews the numbers"
 start=$(date +%s)
 # `bash bench/run.sh fuse` runs only the named benchmarks (bench/NAME.mjs).
-for b in ${*:-create replay random-fill cp fuse}; do
+for b in ${*:-create replay random-fill cp fuse startup}; do
   node "bench/$b.mjs" "$WORK"
 done
 node bench/summary.mjs "$BENCH_RESULTS"

@@ -79,8 +79,8 @@ do_install() {
   mkdir -p "$DESTDIR$LIBDIR/node_modules/@famfs/native/build/Release"
   install -m 755 "$addon" "$DESTDIR$LIBDIR/node_modules/@famfs/native/build/Release/famfs_native.node"
 
-  wrapper "$BINDIR/famfs" dist/bin/famfs.js
-  wrapper "$BINDIR/mkfs.famfs" dist/bin/mkfs-famfs.js
+  wrapper "$BINDIR/famfs" bundle/famfs.cjs
+  wrapper "$BINDIR/mkfs.famfs" bundle/mkfs-famfs.cjs
   wrapper "$SBINDIR/mount.famfs" dist/bin/mount-famfs.js
   local page
   for page in packages/famfs-cli/man/*.[18]; do

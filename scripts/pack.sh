@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=$(realpath -m "${1:-build/pkg}")
-for f in packages/famfs-cli/dist/bin/famfs.js packages/famfs-cli/man/famfs.1 packages/famfs-cli/completion/famfs; do
+for f in packages/famfs-cli/dist/bin/famfs.js packages/famfs-cli/dist/bundle/cli.cjs packages/famfs-cli/man/famfs.1 packages/famfs-cli/completion/famfs; do
   [ -e "$f" ] || { echo "pack: $f is missing: run \`make build\` first" >&2; exit 1; }
 done
 mkdir -p "$dest"

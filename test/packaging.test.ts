@@ -112,7 +112,7 @@ describe.runIf(needs('pack and install with npm', [onPathReq('pnpm'), onPathReq(
       expect(tarballs.map((t) => path.basename(t)).sort()).toEqual([`famfs-cli-${VERSION}.tgz`, `famfs-core-${VERSION}.tgz`, `famfs-fuse-${VERSION}.tgz`, `famfs-native-${VERSION}.tgz`]);
       const cli = JSON.parse(fs.readFileSync(path.join(prefix, 'node_modules/@famfs/cli/package.json'), 'utf8'));
       expect(cli.dependencies['@famfs/core']).toBe(VERSION);
-      expect(cli.bin).toEqual({ famfs: 'dist/bin/famfs.js', 'mkfs.famfs': 'dist/bin/mkfs-famfs.js', 'mount.famfs': 'dist/bin/mount-famfs.js' });
+      expect(cli.bin).toEqual({ famfs: 'bundle/famfs.cjs', 'mkfs.famfs': 'bundle/mkfs-famfs.cjs', 'mount.famfs': 'dist/bin/mount-famfs.js' });
       expect(cli.engines.node).toBe('>=20');
     });
 
@@ -124,7 +124,11 @@ describe.runIf(needs('pack and install with npm', [onPathReq('pnpm'), onPathReq(
       }
       const addon = path.join(prefix, 'node_modules/@famfs/native/build/Release/famfs_native.node');
       expect(fs.statSync(addon).isFile()).toBe(true);
-      expect(fs.realpathSync(bin('famfs'))).toBe(path.join(fs.realpathSync(prefix), 'node_modules/@famfs/cli/dist/bin/famfs.js'));
+      expect(fs.realpathSync(bin('famfs'))).toBe(path.join(fs.realpathSync(prefix), 'node_modules/@famfs/cli/bundle/famfs.cjs'));
+      // the installed CLI runs from its bundle (and its code cache), not the unbundled modules
+      const loader = path.join(prefix, 'node_modules/@famfs/cli/bundle/loader.cjs');
+      expect(ok(run(process.execPath, ['-p', `require(${JSON.stringify(loader)}).bundleIsCurrent()`], { cwd: work }), 'bundleIsCurrent').stdout.trim()).toBe('true');
+      expect(fs.existsSync(path.join(prefix, 'node_modules/@famfs/cli/dist/bundle/cli.cjs.cache'))).toBe(true);
       // what the packages need at run time beyond JavaScript
       for (const f of ['fuse/famfs-control.proto', 'cli/man/famfs-cp.1', 'cli/man/mount.famfs.8', 'cli/completion/famfs', 'native/binding.gyp', 'native/src/famfs_native.cc']) {
         expect(fs.existsSync(path.join(prefix, 'node_modules/@famfs', f)), f).toBe(true);
@@ -199,7 +203,7 @@ describe.runIf(needs('make install', [onPathReq('pnpm'), onPathReq('npm'), onPat
     const vars = { DESTDIR: dest, PREFIX: '/opt/famfs-ts-test', SBINDIR: '/opt/famfs-ts-test/sbin' };
     ok(make('install', vars), 'make install DESTDIR=…');
     const wrapper = fs.readFileSync(path.join(dest, 'opt/famfs-ts-test/bin/famfs'), 'utf8');
-    expect(wrapper).toContain(' /opt/famfs-ts-test/lib/famfs-ts/node_modules/@famfs/cli/dist/bin/famfs.js "$@"');
+    expect(wrapper).toContain(' /opt/famfs-ts-test/lib/famfs-ts/node_modules/@famfs/cli/bundle/famfs.cjs "$@"');
     expect(wrapper).not.toContain(dest);
     expect(fs.existsSync('/opt/famfs-ts-test')).toBe(false);
     ok(make('uninstall', vars), 'make uninstall DESTDIR=…');

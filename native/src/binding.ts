@@ -46,6 +46,14 @@ export interface Binding {
   seqpacketConnect(path: string): number;
   fuseBackingOpen(fuseFd: number, fd: number, flags: number): number;
   fuseBackingClose(fuseFd: number, id: number): void;
+  crc32Records(buffer: ArrayBuffer, byteOffset: number, count: number, stride: number, crcLen: number, fold: boolean): Uint32Array;
+  crc32(buffer: ArrayBuffer, byteOffset: number, length: number, fold: boolean): number;
+  crcFoldAvailable(): boolean;
+  populateForRead(buffer: ArrayBuffer, byteOffset: number, length: number): void;
+  checkFileEntries(
+    log: ArrayBuffer, byteOffset: number, byteLength: number, first: number, end: number, geometry: Float64Array,
+    dirs: Int32Array, files: Int32Array, room: number, claims: Uint8Array, acc: Float64Array,
+  ): number;
 }
 
 /** What the addon's FuseQueues object does; fuse-queues.ts wraps it. */

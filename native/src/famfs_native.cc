@@ -1137,6 +1137,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
   exports.Set("maxMapLength", Napi::Number::New(env, static_cast<double>(kMaxMapLength)));
   famfs_native::InitFuseQueues(env, exports);
+  famfs_native::InitCrcRecords(env, exports);
+  famfs_native::InitLogCheck(env, exports);
   return exports;
 }
 

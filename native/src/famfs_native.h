@@ -44,4 +44,17 @@ size_t PageSize();
 /** Adds the FuseQueues class and its helpers to the addon's exports. */
 void InitFuseQueues(Napi::Env env, Napi::Object exports);
 
+// CRC-32 of log entries (crc_records.cc) --------------------------------------
+
+/** Adds crc32Records, crc32, crcFoldAvailable and populateForRead to the addon's exports. */
+void InitCrcRecords(Napi::Env env, Napi::Object exports);
+
+/** zlib's crc32(0, p, len) (PCLMULQDQ where the CPU has it). */
+uint32_t Crc32Ieee(const uint8_t* p, size_t len);
+
+// The check-only replay's common case (log_check.cc) --------------------------
+
+/** Adds checkFileEntries to the addon's exports. */
+void InitLogCheck(Napi::Env env, Napi::Object exports);
+
 }  // namespace famfs_native

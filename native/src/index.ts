@@ -539,4 +539,85 @@ export function fuseBackingClose(fuseFd: number, id: number): void {
   loadNative().fuseBackingClose(fuseFd, id);
 }
 
+// ---------------------------------------------------------------------------
+// CRC-32 (zlib's: IEEE 802.3, reflected 0xEDB88320, init and final XOR ~0)
+
+export interface CrcOptions {
+  /** use the PCLMULQDQ folding where the CPU has it (default); false: the table only (tests compare both) */
+  fold?: boolean;
+}
+
+/**
+ * Check `count` records of `stride` bytes laid end to end from the start of
+ * `view` (famfs log entries: stride 544, crcLen 536): record r is good when
+ * the little-endian u64 at its byte `crcLen` equals the CRC-32 of its bytes
+ * [0, crcLen). Returns the numbers of the records that are not good, in
+ * increasing order (empty when all are). One call for a whole log instead
+ * of one per entry.
+ */
+export function crc32Records(view: Uint8Array, count: number, stride: number, crcLen: number, opts: CrcOptions = {}): Uint32Array {
+  const buffer = checkView('view', view);
+  checkInteger('count', count, 0, 0xffffffff);
+  checkInteger('stride', stride, 8, 0xffffffff);
+  checkInteger('crcLen', crcLen, 0, stride - 8);
+  if (count * stride > view.byteLength) {
+    throw new RangeError(`${count} records of ${stride} bytes do not fit in the ${view.byteLength}-byte view`);
+  }
+  return loadNative().crc32Records(buffer, view.byteOffset, count, stride, crcLen, opts.fold !== false);
+}
+
+/** zlib's crc32(0, view): the CRC-32 of every byte of `view`. */
+export function crc32(view: Uint8Array, opts: CrcOptions = {}): number {
+  const buffer = checkView('view', view);
+  return loadNative().crc32(buffer, view.byteOffset, view.byteLength, opts.fold !== false);
+}
+
+/** Does this CPU compute CRC-32 with PCLMULQDQ (else with tables)? */
+export function crcFoldAvailable(): boolean {
+  return loadNative().crcFoldAvailable();
+}
+
+/**
+ * `view` (a mapping) is about to be read once, all of it: map its pages in
+ * one madvise(MADV_POPULATE_READ) instead of a page fault each, when it is
+ * 1 MiB or more (best effort: older kernels, other memory, errors: nothing).
+ */
+export function populateForRead(view: Uint8Array): void {
+  const buffer = checkView('view', view);
+  loadNative().populateForRead(buffer, view.byteOffset, view.byteLength);
+}
+
+// ---------------------------------------------------------------------------
+// The common case of a check-only log replay (core's LogReplayer, fileNodes: false)
+
+/** Where the accumulators of checkFileEntries are in its `acc` array (in and out). */
+export const LogCheckAcc = { SUM_FILE_SIZES: 0, FILE_ENTRIES: 1, FILES: 2, EXISTED: 3, ALLOCATED: 4, COLLISIONS: 5, LENGTH: 6 } as const;
+
+/**
+ * Apply log entries [first, end) of `log` (a log region: 48-byte header,
+ * 544-byte entries) for a check-only replay, in native code, for as long as
+ * each is a FILE entry with a good CRC and seqnum, an ASCII path that breaks
+ * no rule, simple extents that break none and an existing parent directory:
+ * claim its extents in `claims` (one count per allocation unit), add its
+ * path to `files` (or count it as existing when a directory or a file has
+ * it) and count it in `acc` (LogCheckAcc). Returns the index of the first
+ * entry it did not apply (`end` when it applied them all), which the caller
+ * applies itself. `geometry` is [first data offset, device capacity, alloc
+ * unit, alloc unit - 1]; `dirs` and `files` are core's LogPathTable arrays;
+ * at most `room` paths are added to `files`.
+ */
+export function checkFileEntries(
+  log: Uint8Array, first: number, end: number, geometry: Float64Array, dirs: Int32Array, files: Int32Array, room: number,
+  claims: Uint8Array, acc: Float64Array,
+): number {
+  const buffer = checkView('log', log);
+  checkInteger('first', first, 0, 0xffffffff);
+  checkInteger('end', end, first, 0xffffffff);
+  checkInteger('room', room, 0, files.length / 2);
+  if (!(geometry instanceof Float64Array) || !(acc instanceof Float64Array)) throw new TypeError('geometry and acc must be Float64Arrays');
+  if (!(dirs instanceof Int32Array) || !(files instanceof Int32Array)) throw new TypeError('dirs and files must be Int32Arrays');
+  if (!(claims instanceof Uint8Array)) throw new TypeError('claims must be a Uint8Array');
+  return loadNative().checkFileEntries(buffer, log.byteOffset, log.byteLength, first, end, geometry, dirs, files, room, claims, acc);
+}
+
 export * from './fuse-queues.js';

@@ -29,7 +29,10 @@ export function processIo(): CliIo {
       }
     },
     write: (b) => writeAllSync(1, b),
-    isTty: process.stderr.isTTY === true,
+    // read when a command asks (making the stderr stream costs start-up time)
+    get isTty() {
+      return process.stderr.isTTY === true;
+    },
     env: process.env,
   };
 }

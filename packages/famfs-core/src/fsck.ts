@@ -6,7 +6,7 @@ import { type LogHeader, logCountersProblem } from './format/log.js';
 import type { Superblock } from './format/superblock.js';
 import { LogReplayer, type ReplayProblem } from './log/replay.js';
 import { repairLogCounters } from './log/writer.js';
-import { readGeometry } from './superblock-io.js';
+import { type FsGeometry, readGeometry } from './superblock-io.js';
 
 export type Role = 'master' | 'client';
 
@@ -79,11 +79,22 @@ export interface FsckOptions {
   buckets?: number;
 }
 
+/**
+ * Validate an open device's superblock and log header (a bad one throws, as
+ * for Famfs.open) and replay its log check-only: every check, count and
+ * problem of a full replay, no FileNode per file (fsck, `famfs logplay`'s
+ * counts).
+ */
+export function replayChecked(dev: Device): { geometry: FsGeometry; replayer: LogReplayer } {
+  const geometry = readGeometry(dev);
+  const replayer = new LogReplayer(geometry.sb, Math.min(dev.size, geometry.sb.daxdev.size), { fileNodes: false });
+  replayer.replay(geometry.log, dev);
+  return { geometry, replayer };
+}
+
 export function fsck(dev: Device, systemUuid: string, opts: FsckOptions = {}): FsckReport {
-  const geo = readGeometry(dev);
+  const { geometry: geo, replayer: rp } = replayChecked(dev);
   const { sb, header } = geo;
-  const rp = new LogReplayer(sb, Math.min(dev.size, sb.daxdev.size));
-  rp.replay(geo.log, dev);
   const bm = rp.bitmap;
   const errors: string[] = [];
   if (dev.size < sb.daxdev.size) {

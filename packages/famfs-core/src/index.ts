@@ -5,6 +5,7 @@ export * from './system-uuid.js';
 export * from './namespace.js';
 export * from './alloc/bitmap.js';
 export * from './log/replay.js';
+export * from './log/entry-crc.js';
 export * from './superblock-io.js';
 export * from './mkfs.js';
 export * from './fsck.js';

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Errno, FamfsError, type FmapRecord, type SimpleExtent, errnoNameOf, fromSystemError } from '@famfs/core';
-import protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 
 /**
  * The mount daemon's control socket: a root-only unix socket speaking the
@@ -180,7 +181,10 @@ interface Schema {
 let schema: Schema | undefined;
 function loadSchema(): Schema {
   if (schema) return schema;
-  const root = protobuf.loadSync(PROTO_PATH);
+  // protobufjs is loaded here, at the first control request, not with this
+  // module: every CLI command imports it, few talk to a daemon (start-up time)
+  const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+  const root = pb.loadSync(PROTO_PATH);
   schema = { Request: root.lookupType('famfs.control.Request'), Response: root.lookupType('famfs.control.Response') };
   return schema;
 }

@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-import { processIo } from '../io.js';
-import { runFamfs } from '../program.js';
+// The unbundled entry (packages/famfs-cli/bundle/famfs.cjs runs the bundled
+// CLI and falls back to this). Nothing is imported before it is needed:
+// `famfs --version` answers without loading the CLI at all.
+import { printVersionIfAsked } from '../version.js';
 
-process.exitCode = await runFamfs(process.argv.slice(2), processIo());
+const argv = process.argv.slice(2);
+if (!printVersionIfAsked(argv, 'famfs')) {
+  const [{ processIo }, { runFamfs }] = await Promise.all([import('../io.js'), import('../program.js')]);
+  process.exitCode = await runFamfs(argv, processIo());
+}

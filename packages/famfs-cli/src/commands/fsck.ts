@@ -11,7 +11,7 @@ import { parseUint, text } from '../sizes.js';
 export interface FsckContext {
   /** undefined: `famfs fsck -h` alone, which prints the help */
   device?: string;
-  /** the command's help text (for `famfs fsck -h` alone) */
+  /** the command's help text (for `famfs fsck -h` alone; '' when a device is given) */
   help: string;
   human: boolean;
   verbose: boolean;
@@ -119,7 +119,8 @@ export const fsckSpec: CommandSpec<FsckContext> = {
     const buckets = o.nbuckets === undefined ? undefined : parseUint(text(o.nbuckets, 'nbuckets'), 'nbuckets');
     if (buckets !== undefined && (buckets < 1 || buckets > MAX_BUCKETS)) throw usageError('fsck', `fsck: --nbuckets ${buckets} is not in 1..${MAX_BUCKETS}`);
     return {
-      device, help: cmd.helpInformation(), human: o.human === true, verbose: o.verbose === true, json: o.json === true,
+      // the help text is only printed by `famfs fsck -h` alone (formatting it costs start-up time)
+      device, help: device === undefined ? cmd.helpInformation() : '', human: o.human === true, verbose: o.verbose === true, json: o.json === true,
       buckets, repair: o.repair === true,
     };
   },

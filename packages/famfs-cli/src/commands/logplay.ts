@@ -1,4 +1,4 @@
-import { Famfs, FamfsError, shadowRoot, usageError, writeShadowTree } from '@famfs/core';
+import { Famfs, FamfsError, openDevice, replayChecked, shadowRoot, usageError, writeShadowTree } from '@famfs/core';
 import { controlRequest, famfsMountOf } from '@famfs/fuse';
 import { Command } from 'commander';
 import { deviceOf, openMountedDevice, systemUuidOf, type GlobalOptions } from '../context.js';
@@ -7,6 +7,18 @@ import type { CommandSpec } from './spec.js';
 import { daemonSocketOf } from './status.js';
 import { text } from '../sizes.js';
 import { escapeName } from '../terminal.js';
+
+/** What `famfs logplay -D DEV` reports, from a check-only replay of an unmounted device (opened as Famfs.open opens it). */
+function checkedLog(path: string): Pick<Famfs, 'logCursor' | 'problems' | 'namespace' | 'close'> {
+  const dev = openDevice(path, { writable: false });
+  try {
+    const { replayer } = replayChecked(dev);
+    return { logCursor: replayer.cursor, problems: replayer.problems, namespace: replayer.namespace, close: () => dev.close() };
+  } catch (e) {
+    dev.close();
+    throw e;
+  }
+}
 
 export interface LogplayContext {
   /** a mount point (or any path in a mount): refresh that mount */
@@ -97,7 +109,10 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
       if (r.problems > 0) io.out(`\t${r.problems} bad or rejected log entries\n`);
       return Math.min(r.problems, 127);
     }
-    const fs = Famfs.open(deviceOf(io, g, 'logplay'), { writable: false, systemUuid: systemUuidOf(io, g) });
+    const device = deviceOf(io, g, 'logplay');
+    const systemUuid = systemUuidOf(io, g);
+    // without -v only counts are printed: a check-only replay (no object per file) gives them
+    const fs = c.verbose ? Famfs.open(device, { writable: false, systemUuid }) : checkedLog(device);
     try {
       if (c.verbose) {
         io.out(`famfs logplay: log contains ${fs.logCursor} entries\n`);

@@ -63,7 +63,9 @@ export class AllocBitmap {
    * bitmap: callers validate extents against the device first.
    */
   claim(offset: number, len: number): number {
-    const { first, count } = this.unitsOf(offset, len);
+    // unitsOf without its object: replay claims once per extent of every file
+    const first = Math.floor(offset / this.allocUnit);
+    const count = Math.ceil((offset + len) / this.allocUnit) - first;
     if (first < 0 || first + count > this.nunits) {
       throw new FamfsError('EINVAL', 'alloc', `range [${offset}, ${offset + len}) lies outside the ${this.capacity}-byte bitmap`);
     }
@@ -76,6 +78,21 @@ export class AllocBitmap {
     }
     this.collisions += dup;
     return dup;
+  }
+
+  /**
+   * The claim count of every unit, for native code that claims as `claim`
+   * does (replay's check of a whole log); it then reports what it counted
+   * with claimedElsewhere().
+   */
+  get claimCounts(): Uint8Array {
+    return this.claims;
+  }
+
+  /** Units newly allocated and claimed again by claims made on claimCounts directly. */
+  claimedElsewhere(allocated: number, collisions: number): void {
+    this.allocated += allocated;
+    this.collisions += collisions;
   }
 
   /** Release units (used to roll back an all-or-nothing allocation). */

@@ -23,6 +23,14 @@ describe('crc32 (the production entry point)', () => {
     // continuing from a partial CRC
     expect(crc32(enc('56789'), crc32(enc('1234')))).toBe(0xcbf43926);
   });
+
+  it('is zlib on both sides of the size where it switches from JavaScript to zlib, continuing or not', () => {
+    for (const n of [536, 4095, 4096, 4097, 100_000]) {
+      const b = R.bytes(n);
+      expect(crc32(b)).toBe(zcrc(b));
+      expect(crc32(b, 0x12345678)).toBe(zcrc(b, 0x12345678));
+    }
+  });
 });
 
 describe('crc32Js (the JavaScript fallback) against zlib', () => {

@@ -28,9 +28,9 @@ const TABLES: Uint32Array[] = (() => {
 })();
 
 /**
- * CRC-32 of `bytes`, continuing from `crc` (0 to start), in JavaScript. The
- * reference the production path is tested against, and the fallback where
- * node:zlib has no crc32.
+ * CRC-32 of `bytes`, continuing from `crc` (0 to start), in JavaScript: what
+ * crc32 uses for small inputs, the reference the native paths are tested
+ * against, and the fallback where node:zlib has no crc32.
  */
 export function crc32Js(bytes: Uint8Array, crc = 0): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [
@@ -59,11 +59,18 @@ export function crc32Js(bytes: Uint8Array, crc = 0): number {
 }
 
 type Crc32Fn = (bytes: Uint8Array, crc?: number) => number;
-const zlibCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** Below this many bytes the JavaScript CRC is used: a superblock, a log header, one entry (replay checks whole logs natively: badCrcEntries). */
+const SMALL = 4096;
 
 /**
- * CRC-32 of `bytes`, continuing from `crc` (0 to start): node:zlib's native
- * crc32 where Node has it (20.15+; ~4x the JavaScript version, which matters
- * when replay checks half a million entries), else crc32Js. Same function.
+ * CRC-32 of `bytes`, continuing from `crc` (0 to start): crc32Js for small
+ * inputs, node:zlib's native crc32 (Node 20.15+) for large ones, loaded at
+ * the first large one (not with this module: short commands never need
+ * zlib). Same function either way.
  */
-export const crc32: Crc32Fn = zlibCrc32 ? (bytes, crc = 0) => zlibCrc32(bytes, crc) >>> 0 : crc32Js;
+export const crc32: Crc32Fn = (bytes, crc = 0) => {
+  if (bytes.length < SMALL) return crc32Js(bytes, crc);
+  const z = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  return z ? z(bytes, crc) >>> 0 : crc32Js(bytes, crc);
+};

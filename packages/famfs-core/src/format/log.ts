@@ -312,6 +312,11 @@ export function decodeLogEntry(
   index: number,
   /** a DataView over all of `bytes` (replay makes one for the whole log) */
   whole: DataView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  /**
+   * The caller has just checked this entry's CRC (replay checks a whole log
+   * in one call: badCrcEntries); the decoder does not compute it again.
+   */
+  crcChecked = false,
 ): DecodedEntry {
   if (base < 0 || base + LE.SIZE > bytes.length) {
     return { ok: false, fault: 'bad-fmap', message: `entry ${index}: only ${Math.max(0, bytes.length - base)} of ${LE.SIZE} bytes`, seqnum: Number.NaN };
@@ -320,11 +325,13 @@ export function decodeLogEntry(
   const dv = whole;
   const o = base;
   const seqnum = u64At(dv, o + LE.SEQNUM);
-  const crcLo = dv.getUint32(o + LE.CRC, true);
-  const crcHi = dv.getUint32(o + LE.CRC + 4, true);
-  const want = crc32(bytes.subarray(base, base + LE.CRC));
-  if (crcHi !== 0 || crcLo !== want) {
-    return badEntry('bad-crc', index, seqnum, `CRC mismatch (stored 0x${dv.getBigUint64(o + LE.CRC, true).toString(16)}, computed 0x${want.toString(16)})`);
+  if (!crcChecked) {
+    const crcLo = dv.getUint32(o + LE.CRC, true);
+    const crcHi = dv.getUint32(o + LE.CRC + 4, true);
+    const want = crc32(bytes.subarray(base, base + LE.CRC));
+    if (crcHi !== 0 || crcLo !== want) {
+      return badEntry('bad-crc', index, seqnum, `CRC mismatch (stored 0x${dv.getBigUint64(o + LE.CRC, true).toString(16)}, computed 0x${want.toString(16)})`);
+    }
   }
   if (seqnum !== index) return badEntry('bad-seqnum', index, seqnum, `seqnum ${u64Text(dv, o + LE.SEQNUM)} does not match its index`);
   const type = dv.getUint32(o + LE.TYPE, true);

@@ -1,7 +1,7 @@
 import { AllocBitmap } from '../alloc/bitmap.js';
 import type { Device } from '../device.js';
 import {
-  LogEntryLayout as LE, LogHeaderLayout as LH,
+  FileMetaLayout as FileMeta, LogEntryLayout as LE, LogHeaderLayout as LH, MkdirLayout as MkdirMeta,
 } from '../format/constants.js';
 import {
   type EntryFault, type FileEntryBody, type FmapRecord, type SimpleExtent, decodeLogEntry, decodeLogHeader,
@@ -9,9 +9,13 @@ import {
 } from '../format/log.js';
 import type { Superblock } from '../format/superblock.js';
 import { isPowerOfTwo } from '../format/math.js';
-import { type FileNode, Namespace, relpathProblem } from '../namespace.js';
+import { type DirNode, type FileNode, Namespace, relpathProblem } from '../namespace.js';
 import { FamfsError } from '../errors.js';
 import { interleavedCapacity } from '../fmap.js';
+import { badCrcEntries, nativeAvailable } from './entry-crc.js';
+import * as native from '@famfs/native';
+import { LogCheckAcc } from '@famfs/native';
+import { LogPathTable, PATH_HASH_SEED, cstringLength, hashBytes } from './paths.js';
 
 /** Why replay skipped an entry. */
 export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent';
@@ -32,6 +36,25 @@ export interface ReplayStats {
   existed: number;
   problems: ReplayProblem[];
 }
+
+export interface ReplayOptions {
+  /**
+   * Keep a FileNode per file (the default). false: a check-only replay (what
+   * fsck and logplay's counts need): every entry is checked, every extent
+   * claimed, every problem reported and every count kept exactly as with
+   * nodes — `namespace.files` is still the number of distinct file paths —
+   * but the namespace holds the directories only, and no object is made
+   * per file (half a million of them cost more than the whole check). (A
+   * log of 2 GiB or more is replayed with nodes anyway: see checkOnly.)
+   */
+  fileNodes?: boolean;
+}
+
+/** Where the path field of a FILE and of a MKDIR entry starts, within the entry. */
+const FILE_PATH = LE.BODY + FileMeta.FM_RELPATH;
+const DIR_PATH = LE.BODY + MkdirMeta.RELPATH;
+/** The longest log a check-only replay takes (its tables hold 31-bit log offsets). */
+const MAX_CHECKED_LOG = 2 ** 31 - 16;
 
 /** One device known to the file system (index 0 = the primary). */
 export interface DaxdevRecord {
@@ -56,19 +79,33 @@ export class LogReplayer {
   fileEntries = 0;
   dirEntries = 0;
   sumFileSizes = 0;
-  /** units claimed twice, found while claiming */
   private readonly firstDataOffset: number;
+  /** the alloc unit - 1 when it is a power of two below 2^31 (always, on a valid file system), else -1 */
+  private readonly auMask: number;
+  /** check-only replay: entries applied natively, without a decode (the common case; tests look) */
+  fastEntries = 0;
+  /** a check-only replay (fileNodes: false, and a log under 2 GiB) */
+  readonly checkOnly: boolean;
+  /** check-only replay: the files, by path; made at the first replay, sized for it */
+  private filePaths: LogPathTable | undefined;
+  /** check-only replay: the directories, by path */
+  private readonly dirPaths = new LogPathTable();
 
   constructor(
     readonly sb: Superblock,
     /** the device size extents must lie within */
     readonly deviceSize: number,
+    opts: ReplayOptions = {},
   ) {
     this.bitmap = new AllocBitmap(deviceSize, sb.allocUnit);
     this.firstDataOffset = sb.logOffset + sb.logLen;
     // The superblock and the log are allocated before any file.
     this.bitmap.claim(0, Math.min(this.firstDataOffset, this.bitmap.capacity));
     this.daxdevs = [{ index: 0, uuid: sb.devUuid, size: deviceSize }];
+    // (the path tables hold log offsets as 31-bit numbers: a log of 2 GiB or more replays with nodes)
+    this.checkOnly = opts.fileNodes === false && sb.logLen <= MAX_CHECKED_LOG;
+    this.auMask = isPowerOfTwo(sb.allocUnit) && sb.allocUnit <= 2 ** 30 ? sb.allocUnit - 1 : -1;
+    if (this.checkOnly) this.dirPaths.add(-1, PATH_HASH_SEED);
   }
 
   /**
@@ -85,17 +122,27 @@ export class LogReplayer {
     if (end <= this.cursor) return stats;
     if (dev) dev.invalidate(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
     const whole = new DataView(log.buffer, log.byteOffset, log.byteLength);
-    for (let i = this.cursor; i < end; i++) {
-      this.applyAt(log, whole, i, stats);
-      stats.entries++;
+    if (this.checkOnly) {
+      if (log.byteLength > MAX_CHECKED_LOG) throw new FamfsError('EINVAL', 'replay', `a log region of ${log.byteLength} bytes, larger than its superblock's ${this.sb.logLen}`);
+      this.replayCheckOnly(log, whole, end, stats);
+    } else {
+      // every CRC in one call; the decoder checks only the entries found bad (for their message)
+      const bad = badCrcEntries(log, this.cursor, end);
+      let nextBad = 0;
+      for (let i = this.cursor; i < end; i++) {
+        const crcOk = nextBad >= bad.length || bad[nextBad] !== i;
+        if (!crcOk) nextBad++;
+        this.applyAt(log, whole, i, stats, crcOk);
+        stats.entries++;
+      }
     }
     this.cursor = end;
     this.problems.push(...stats.problems);
     return stats;
   }
 
-  private applyAt(log: Uint8Array, whole: DataView, index: number, stats: ReplayStats): void {
-    const d = decodeLogEntry(log, logEntryOffset(index), index, whole);
+  private applyAt(log: Uint8Array, whole: DataView, index: number, stats: ReplayStats, crcChecked: boolean): void {
+    const d = decodeLogEntry(log, logEntryOffset(index), index, whole, crcChecked);
     if (!d.ok) return reject(stats, index, d.fault, d.message);
     const e = d.entry;
     switch (e.type) {
@@ -104,9 +151,8 @@ export class LogReplayer {
         const p = relpathProblem(m.relpath);
         if (p !== undefined) return reject(stats, index, 'bad-path', `entry ${index}: mkdir: ${p.message}`);
         this.dirEntries++;
-        const r = this.namespace.insert({
-          kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map(),
-        });
+        const node: DirNode = { kind: 'dir', relpath: m.relpath, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, index, children: new Map() };
+        const r = this.filePaths === undefined ? this.namespace.insert(node) : this.insertDirChecked(node, log, this.filePaths);
         if (r === 'no-parent') return reject(stats, index, 'no-parent', `entry ${index}: mkdir '${m.relpath}': parent directory does not exist`);
         if (r === 'exists') stats.existed++;
         else stats.dirs++;
@@ -128,9 +174,9 @@ export class LogReplayer {
         for (const ext of extentsOf(f.fmap)) this.bitmap.claim(ext.offset, ext.len);
         this.fileEntries++;
         this.sumFileSizes += f.size;
-        const r = this.namespace.insert(
-          new LoggedFile(f.relpath, f.size, f.flags, f.mode & 0o7777, f.uid, f.gid, index, this.source(log, whole)),
-        );
+        const r = this.filePaths === undefined
+          ? this.namespace.insert(new LoggedFile(f.relpath, f.size, f.flags, f.mode & 0o7777, f.uid, f.gid, index, this.source(log, whole)))
+          : this.addFileChecked(log, this.filePaths, logEntryOffset(index) + FILE_PATH);
         if (r === 'exists') stats.existed++;
         else stats.files++;
         return;
@@ -145,6 +191,69 @@ export class LogReplayer {
         return;
       }
     }
+  }
+
+  /**
+   * Entries [cursor, end) of a check-only replay: the common FILE entries in
+   * native code (native.checkFileEntries: through this replayer's own path
+   * tables, bitmap and counts), every other entry — the one it stops at —
+   * with applyAt, as a full replay does. Without the addon, all with applyAt.
+   */
+  private replayCheckOnly(log: Uint8Array, whole: DataView, end: number, stats: ReplayStats): void {
+    // (path offsets are numbers below 2^31 in the tables: a log is far smaller)
+    const files = (this.filePaths ??= new LogPathTable(end - this.cursor));
+    const fast = this.auMask >= 0 && log.buffer instanceof ArrayBuffer && nativeAvailable();
+    if (fast) native.populateForRead(log.subarray(logEntryOffset(this.cursor), logEntryOffset(end)));
+    const geometry = new Float64Array([this.firstDataOffset, this.bitmap.capacity, this.sb.allocUnit, this.auMask]);
+    const acc = new Float64Array(LogCheckAcc.LENGTH);
+    for (let i = this.cursor; i < end; i++) {
+      if (fast) {
+        files.reserve(end - i);
+        acc.fill(0);
+        acc[LogCheckAcc.SUM_FILE_SIZES] = this.sumFileSizes;
+        const j = native.checkFileEntries(log, i, end, geometry, this.dirPaths.slotArray, files.slotArray, files.room, this.bitmap.claimCounts, acc);
+        const added = acc[LogCheckAcc.FILES]!;
+        this.sumFileSizes = acc[LogCheckAcc.SUM_FILE_SIZES]!;
+        this.fileEntries += acc[LogCheckAcc.FILE_ENTRIES]!;
+        this.namespace.files += added;
+        files.added(added);
+        this.bitmap.claimedElsewhere(acc[LogCheckAcc.ALLOCATED]!, acc[LogCheckAcc.COLLISIONS]!);
+        stats.files += added;
+        stats.existed += acc[LogCheckAcc.EXISTED]!;
+        stats.entries += j - i;
+        this.fastEntries += j - i;
+        i = j;
+        if (i >= end) break;
+      }
+      this.applyAt(log, whole, i, stats, false);
+      stats.entries++;
+    }
+  }
+
+  /** Check-only replay: insert a file (its parent exists) whose path field is at `off`: 'exists' when a directory or a file has its path. */
+  private addFileChecked(log: Uint8Array, files: LogPathTable, off: number): 'ok' | 'exists' {
+    const len = cstringLength(log, off);
+    const h = hashBytes(log, off, len);
+    if (this.dirPaths.has(log, h, off, len) || files.has(log, h, off, len)) return 'exists';
+    files.add(off, h);
+    this.namespace.files++;
+    return 'ok';
+  }
+
+  /** Check-only replay: Namespace.insert for a directory, when files are not in the namespace. */
+  private insertDirChecked(node: DirNode, log: Uint8Array, files: LogPathTable): 'ok' | 'exists' | 'no-parent' {
+    const relpath = node.relpath;
+    const slash = relpath.lastIndexOf('/');
+    if (this.namespace.dir(slash < 0 ? '' : relpath.slice(0, slash)) === undefined) {
+      return this.namespace.dir(relpath) !== undefined ? 'exists' : 'no-parent';
+    }
+    const off = logEntryOffset(node.index) + DIR_PATH;
+    const len = cstringLength(log, off);
+    const h = hashBytes(log, off, len);
+    if (files.has(log, h, off, len)) return 'exists';
+    const r = this.namespace.insert(node);
+    if (r === 'ok') this.dirPaths.add(off, h);
+    return r;
   }
 
   private logSource: LogSource | undefined;
