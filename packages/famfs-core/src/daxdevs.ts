@@ -19,6 +19,8 @@ import { FamfsError } from './errors.js';
 import { SuperblockLayout as SB } from './format/constants.js';
 import { checkSecondarySuperblock } from './format/superblock.js';
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Where famfs keeps per-host state (the daxdev map). */
 export function stateDir(): string {
   const d = process.env.FAMFS_STATE_DIR;
@@ -27,7 +29,7 @@ export function stateDir(): string {
 
 /** The map of file system `fsUuid` on this host. */
 export function daxdevMapFile(fsUuid: string): string {
-  if (!/^[0-9a-f-]{36}$/.test(fsUuid)) throw new FamfsError('EINVAL', 'daxdev', `not a file system UUID: '${fsUuid}'`);
+  if (!UUID_RE.test(fsUuid)) throw new FamfsError('EINVAL', 'daxdev', `not a file system UUID: '${fsUuid}'`);
   return path.join(stateDir(), fsUuid, 'daxdev_map.json');
 }
 
@@ -164,6 +166,8 @@ export interface Resolution {
  * `candidates`, then a scan of /dev. Records a hit in the map.
  */
 export function resolveDaxdev(fsUuid: string, devUuid: string, candidates: readonly string[] = []): Resolution {
+  daxdevMapFile(fsUuid); // EINVAL for what is not a UUID
+  if (!UUID_RE.test(devUuid)) throw new FamfsError('EINVAL', 'daxdev', `not a device UUID: '${devUuid}'`);
   const tried: string[] = [];
   const seen = new Set<string>();
   const attempt = (p: string): boolean => {

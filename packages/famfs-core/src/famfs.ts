@@ -177,7 +177,7 @@ export class Famfs {
         }
         this.secondaries.push(d);
       } catch (e) {
-        this.secondaries.push((e as Error).message);
+        this.secondaries.push(daxdevProblem(rec, e));
       }
     }
   }
@@ -189,7 +189,7 @@ export class Famfs {
       try {
         this.secondaries[i] = this.openDaxdev(this.replayer.daxdevs[i]!, this.sb.uuid, this.device.writable);
       } catch (e) {
-        this.secondaries[i] = (e as Error).message;
+        this.secondaries[i] = daxdevProblem(this.replayer.daxdevs[i]!, e);
       }
     }
   }
@@ -201,7 +201,8 @@ export class Famfs {
     if (typeof d === 'object') return d;
     const rec = this.replayer.daxdevs[index];
     if (rec === undefined) throw new FamfsError('EINVAL', 'daxdev', `no daxdev ${index} in this file system (0..${this.replayer.daxdevs.length - 1})`);
-    throw new FamfsError('ENODEV', 'daxdev', `daxdev ${index} (${rec.uuid}) is not open on this host: ${d ?? 'not looked for'}`);
+    // the reason names the device already (attachDaxdevs)
+    throw new FamfsError('ENODEV', 'daxdev', d ?? `daxdev ${index} (${rec.uuid}) is not open on this host`);
   }
 
   /** Every device of the file system, as this host sees it (index order). */
@@ -751,6 +752,12 @@ function sameDevice(a: Device, b: Device): boolean {
   } catch {
     return false;
   }
+}
+
+/** Why a secondary device is not open here, naming it. */
+function daxdevProblem(rec: DaxdevRecord, e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.startsWith(`daxdev ${rec.index} `) ? m : `daxdev ${rec.index} (${rec.uuid}): ${m}`;
 }
 
 /** Find a secondary device on this host (daxdevs.ts), check it is that device, open it. */

@@ -137,6 +137,8 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
       return daxdevEntries(famfs);
     },
     daxdevs: (r) => {
+      // the table as the log has it now (a client may not have replayed a devadd yet)
+      refreshAndInvalidate(fuseFs, session);
       if (r.retry) famfs.retryDaxdevs();
       return daxdevEntries(famfs);
     },
