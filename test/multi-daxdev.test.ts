@@ -14,7 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB, lines, needsRoot, onPathReq, readAt, requireBuiltCli, runBin, type RunResult, sparseImage, tmpDirs } from './helpers.js';
-import { devFuseReq, withMountScratch } from './mount-helpers.js';
+import { devFuseReq, sleep, spawnFamfs, withMountScratch } from './mount-helpers.js';
+import { seeded } from './random.js';
 
 const MASTER = '0a0b0c0d-1111-4222-8333-444455556666';
 const CLIENT = 'f0e0d0c0-9999-4888-8777-666655554444';
@@ -250,5 +251,83 @@ describe.runIf(needsRoot('multi-device famfs on loop block devices', [onPathReq(
       expect(v.getUint32(104, true)).toBe(2); // SECONDARY
       expect(v.getBigUint64(16, true)).toBe(0n); // no log
     }
+  });
+});
+
+describe('SIGKILL during devadd and creat on three devices', () => {
+  it('leaves a file system that fsck finds clean after every kill; devadd again finishes an add that was cut short', async () => {
+    requireBuiltCli();
+    const R = seeded('multi-daxdev kill campaign');
+    const dir = tmp.make('kill-');
+    const h = host(dir, 'm', MASTER);
+    const primary = path.join(dir, 'p.img');
+    ok(runBin('mkfs.famfs', ['--create-size', '256m', primary, path.join(dir, 's1.img'), path.join(dir, 's2.img')], h.env));
+    const devices = (): Daxdev[] => JSON.parse(ok(h.famfs('daxdev', 'list', '--json', primary))) as Daxdev[];
+    const fsckClean = (what: string): void => {
+      const r = h.famfs('fsck', '--json', primary);
+      const rep = JSON.parse(r.stdout) as { clean: boolean; errors: string[]; collisions: number };
+      expect(rep.errors, what).toEqual([]);
+      expect(rep.clean, what).toBe(true);
+      expect(r.status, what).toBe(0);
+    };
+    // calibration: how long an uncut run of each takes
+    sparseImage(path.join(dir, 'cal.img'), 64 * MiB);
+    const calAdd = await spawnFamfs(['devadd', primary, path.join(dir, 'cal.img')], h.env).done;
+    expect(calAdd.status, calAdd.stderr).toBe(0);
+    const calCreat = await spawnFamfs(['-D', primary, 'creat', '-N', '3', '-s', '12m', '-r', '-S', '99', 'cal'], h.env).done;
+    expect(calCreat.status, calCreat.stderr).toBe(0);
+    const landed = { before: 0, superblockOnly: 0, after: 0, creatBefore: 0, creatAfter: 0 };
+    const ROUNDS = 8;
+    for (let round = 0; round < ROUNDS; round++) {
+      // devadd, killed at a seeded time
+      const dev = sparseImage(path.join(dir, `k${round}.img`), 32 * MiB);
+      const n = devices().length;
+      const add = spawnFamfs(['devadd', primary, dev], h.env);
+      await sleep(Math.round(calAdd.ms * (0.5 + 0.6 * R.float())));
+      add.child.kill('SIGKILL');
+      const r = await add.done;
+      const what = `devadd round ${round}`;
+      if (r.signal === null) expect(r.status, `${what}: ${r.stderr}`).toBe(0);
+      fsckClean(what);
+      const listed = devices();
+      const head = readAt(dev, 0, 8);
+      const hasSb = new DataView(head.buffer).getBigUint64(0, true) === 0x87b282ffn;
+      if (listed.length === n + 1) {
+        landed.after++;
+        expect(hasSb, what).toBe(true);
+        expect(fails(h.famfs('devadd', primary, dev)), what).toMatch(/is already/);
+      } else {
+        expect(listed, what).toHaveLength(n);
+        if (hasSb) landed.superblockOnly++;
+        else landed.before++;
+        // the add again: a secondary superblock of this file system that the log lacks is taken
+        expect(ok(h.famfs('devadd', primary, dev)), what).toMatch(new RegExp(`is daxdev ${n} `));
+      }
+      fsckClean(`${what}, then devadd again`);
+      // an interleaved creat, killed at a seeded time
+      const name = `f${round}`;
+      const cr = spawnFamfs(['-D', primary, 'creat', '-N', '3', '-s', '12m', '-r', '-S', String(100 + round), name], h.env);
+      await sleep(Math.round(calCreat.ms * (0.5 + 0.6 * R.float())));
+      cr.child.kill('SIGKILL');
+      const c = await cr.done;
+      fsckClean(`creat round ${round}`);
+      const exists = h.famfs('-D', primary, 'ls', name).status === 0;
+      if (exists) landed.creatAfter++;
+      else landed.creatBefore++;
+      if (c.signal === null) {
+        expect(c.status, c.stderr).toBe(0);
+        expect(ok(h.famfs('-D', primary, 'verify', '-S', String(100 + round), '-f', name))).toContain('Success');
+      }
+    }
+    console.log(
+      `multi-daxdev kill campaign (seed ${R.seed}): ${ROUNDS} devadd kills landed ${landed.before} before the superblock, ` +
+        `${landed.superblockOnly} between superblock and log entry, ${landed.after} after; ${ROUNDS} creat kills: ` +
+        `${landed.creatBefore} before the entry, ${landed.creatAfter} after`,
+    );
+    expect(devices()).toHaveLength(4 + ROUNDS);
+    // the seeded times span the runs: some kills land before their log entry, some after
+    expect(landed.before + landed.superblockOnly + landed.creatBefore).toBeGreaterThan(0);
+    expect(landed.after + landed.creatAfter).toBeGreaterThan(0);
+    fsckClean('after the campaign');
   });
 });

@@ -257,13 +257,15 @@ export class Famfs {
         view.set(sbBytes, 0);
         dev.flush(view);
         dev.sync();
+        // this host's map first: an add cut short after its log entry still finds
+        // its device here (a record of a device the log never lists is harmless)
+        recordDaxdev(this.sb.uuid, devUuid, devicePath);
         this.commit({ type: 'daxdev', daxdev: { index, uuid: devUuid, size: dev.size } });
         if (this.replayer.daxdevs[index]?.uuid !== devUuid) throw new FamfsError('EIO', 'devadd', `devadd: the logged entry for daxdev ${index} did not replay`, devicePath);
         // commit's replay looked for the new device already (and may have opened it by scanning): use this one
         const was = this.secondaries[index];
         if (typeof was === 'object') was.close();
         this.secondaries[index] = dev;
-        recordDaxdev(this.sb.uuid, devUuid, devicePath);
         return { index, uuid: devUuid, size: dev.size, path: dev.path };
       } catch (e) {
         if (!this.secondaries.includes(dev)) dev.close();
