@@ -19,11 +19,12 @@ import {
   DaxWindow, FamfsFuseFs, Logger, Session, VmmWindow, devFuseTransport, famfsMountOf, primaryDaxdev,
 } from '@famfs/fuse';
 import { unmount, mountFuse } from '../packages/famfs-fuse/src/mounts.js';
-import { GiB, MiB, REPO, needsRoot, requireBuiltCli, runBin } from './helpers.js';
+import { GiB, MiB, REPO, needsRoot, requireBuiltCli, runBin, tmpDirs } from './helpers.js';
 import { Op, cname, initIn, reply, request, setupmappingIn } from '../packages/famfs-fuse/src/test-kernel.testkit.js';
 import { devFuseReq, isMounted, waitFor, withMountScratch } from './mount-helpers.js';
 import { seeded } from './random.js';
 
+const tmp = tmpDirs('famfs-window-cli-');
 const SYS = '6f0e0d0c-0b0a-4908-8706-050403020100';
 
 describe.runIf(needsRoot('a real FUSE mount with a DAX window', [devFuseReq]))('a real mount with a DAX window', () => {
@@ -92,7 +93,7 @@ describe.runIf(needsRoot('famfs mount -o dax_window', [devFuseReq]))('famfs moun
 
   it('the daemon holds a window: famfs status shows its size and mapped bytes, a VMM takes it from the window socket', async () => {
     requireBuiltCli();
-    await withMountScratch(fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-window-cli-')), SYS2, async ({ dir, env }) => {
+    await withMountScratch(tmp.make(), SYS2, async ({ dir, env }) => {
       const img = path.join(dir, 'famfs.img');
       const mnt = path.join(dir, 'mnt');
       fs.mkdirSync(mnt);
@@ -130,7 +131,7 @@ describe.runIf(needsRoot('famfs mount -o dax_window', [devFuseReq]))('famfs moun
 
   it('a size that is not a positive multiple of 2 MiB is refused in one line, nothing mounted', async () => {
     requireBuiltCli();
-    await withMountScratch(fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-window-cli-')), SYS2, async ({ dir, env }) => {
+    await withMountScratch(tmp.make(), SYS2, async ({ dir, env }) => {
       const img = path.join(dir, 'famfs.img');
       const mnt = path.join(dir, 'mnt');
       fs.mkdirSync(mnt);
