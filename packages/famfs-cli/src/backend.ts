@@ -220,7 +220,7 @@ class MountBackend implements Backend {
     const r = await controlRequest(this.socket, {
       createFile: {
         path: rel, size, mode: opts.mode, uid: opts.uid, gid: opts.gid,
-        nstrips: il?.nstrips, nbuckets: il?.nbuckets, chunkSize: il?.chunkSize,
+        nstrips: il?.nstrips, nbuckets: il?.nbuckets, chunkSize: il?.chunkSize, device: opts.device,
       },
     });
     return { created: r.file?.created ?? false, size: r.file?.size ?? size };

@@ -11,6 +11,7 @@ import { cpSpec } from './commands/cp.js';
 import { verifySpec } from './commands/verify.js';
 import { logplaySpec } from './commands/logplay.js';
 import { getmapSpec } from './commands/getmap.js';
+import { daxdevSpec, devaddSpec } from './commands/daxdev.js';
 import { catSpec, chkreadSpec, cloneSpec, flushSpec, lsSpec, mkmetaSpec } from './commands/simple.js';
 import { checkSpec } from './commands/check.js';
 import { mountSpec, umountSpec } from './commands/mount.js';
@@ -21,7 +22,7 @@ import { VERSION_FLAGS, VERSION_HELP, versionText } from './version.js';
 /** Every `famfs` subcommand, in the order `famfs --help` lists them. */
 // (CommandSpec's methods are bivariant in their context type, so every spec fits)
 export const COMMANDS: ReadonlyArray<CommandSpec<unknown>> = [
-  mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, checkSpec, mkdirSpec, cpSpec, creatSpec, flushSpec, verifySpec, mkmetaSpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, lsSpec, catSpec, serveSpec,
+  mountSpec, umountSpec, statusSpec, loglevelSpec, fsckSpec, checkSpec, mkdirSpec, cpSpec, creatSpec, flushSpec, verifySpec, mkmetaSpec, logplaySpec, getmapSpec, cloneSpec, chkreadSpec, lsSpec, catSpec, serveSpec, devaddSpec, daxdevSpec,
 ];
 
 /**

@@ -81,6 +81,19 @@ export function formatReport(r: FsckReport, opts: ReportOptions): string {
   L.push(`  ${r.files} files`);
   L.push(`  ${r.directories} directories`);
   L.push('');
+  if (r.daxdevs.length > 1) {
+    // a file system on several devices (famfs-ts; one device prints as upstream's)
+    L.push(`Devices: ${r.daxdevs.length}`);
+    for (const d of r.daxdevs) {
+      const size = opts.human ? gig(d.size) : String(d.size);
+      const used = opts.human ? gig(d.allocatedBytes) : String(d.allocatedBytes);
+      const free = opts.human ? gig(d.freeBytes) : String(d.freeBytes);
+      L.push(`  daxdev ${d.index}: ${d.uuid} ${d.path ?? '(not found on this host)'}`);
+      L.push(`      size ${size} allocated ${used} free ${free} used ${cFixed(d.percentUsed, 1)}%${d.collisions > 0 ? ` COLLISIONS ${d.collisions}` : ''}${d.problem !== undefined ? `
+      ERROR: ${d.problem}` : ''}`);
+    }
+    L.push('');
+  }
   if (r.buckets !== undefined) {
     L.push('Stripe bucket info:');
     for (const b of r.buckets) {
@@ -134,6 +147,7 @@ export function reportJson(r: FsckReport): string {
       spaceAmplification: Number.isFinite(r.capacity.spaceAmplification) ? r.capacity.spaceAmplification : null,
     },
     collisions: r.collisions,
+    daxdevs: r.daxdevs.map((d) => ({ ...d, path: d.path ?? null, problem: d.problem ?? null })),
     files: r.files,
     directories: r.directories,
     badEntries: r.badEntries,

@@ -1,11 +1,16 @@
+import * as fs from 'node:fs';
 import { Allocator, type InterleaveRequest, type RandomInt, interleaveParams, mathRandomInt } from './alloc/allocator.js';
 import { type Device, type OpenDeviceOptions, openDevice } from './device.js';
 import { FamfsError } from './errors.js';
-import { FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH, SUPERBLOCK_SIZE } from './format/constants.js';
+import { DEVNAME_FIELD_LEN, FileFlag, LogEntryLayout as LE, LogHeaderLayout as LH, SUPERBLOCK_SIZE, SbFlag, SuperblockLayout } from './format/constants.js';
+import { encodeCString } from './format/codec.js';
+import { checkSecondarySuperblock, encodeSuperblock } from './format/superblock.js';
+import { newUuid } from './format/uuid.js';
+import { recordDaxdev, resolveDaxdev } from './daxdevs.js';
 import type { FmapRecord, LogEntryBody } from './format/log.js';
 import { type DeviceRun, forEachRun } from './fmap.js';
 import { appendLogEntry, logFull } from './log/writer.js';
-import { LogReplayer, type ReplayStats, extentsOf } from './log/replay.js';
+import { type DaxdevRecord, LogReplayer, MAX_DAXDEVS, type ReplayStats, extentsOf } from './log/replay.js';
 import { type DirNode, type FileNode, type FsNode, checkRelpath, parentOf } from './namespace.js';
 import { type FsGeometry, readGeometry } from './superblock-io.js';
 import type { Role } from './fsck.js';
@@ -15,6 +20,22 @@ export interface FamfsOpenOptions extends OpenDeviceOptions {
   systemUuid: string;
   /** randomness for interleaved bucket order (tests) */
   random?: RandomInt;
+  /**
+   * Open secondary device `rec` (daxdev index >= 1) of file system
+   * `fsUuid`, or say why not (throw). Default: resolve its path on this
+   * host (daxdevs.ts) and open it as the primary is open.
+   */
+  openDaxdev?: (rec: DaxdevRecord, fsUuid: string, writable: boolean) => Device;
+  /** paths to try first when a secondary device is looked for (`famfs daxdev refresh`, --daxdev) */
+  daxdevCandidates?: readonly string[];
+}
+
+/** A device of the file system as this host sees it. */
+export interface FsDaxdev extends DaxdevRecord {
+  /** its path on this host (index 0: the primary as opened) */
+  path?: string;
+  /** why it is not open here */
+  problem?: string;
 }
 
 export interface CreateOptions {
@@ -23,6 +44,13 @@ export interface CreateOptions {
   gid?: number;
   /** interleave the file; unset fields take their defaults (interleaveParams) */
   interleave?: InterleaveRequest;
+  /** put a simple file on this daxdev (default: the emptiest) */
+  device?: number;
+}
+
+export interface AddDaxdevOptions {
+  /** overwrite a superblock that is not this file system's */
+  force?: boolean;
 }
 
 export interface MkdirOptions {
@@ -38,6 +66,10 @@ export const META_DIR = '.meta';
 /** The two meta files: the superblock region and the log, as files. */
 export type MetaKind = 'superblock' | 'log';
 export const META_FILES: Readonly<Record<MetaKind, string>> = { superblock: `${META_DIR}/.superblock`, log: `${META_DIR}/.log` };
+/** The superblock meta file of daxdev `index` (upstream's roadmap, phase 4): `.meta/.superblock.N`, index 0 is `.meta/.superblock`. */
+export function superblockMetaName(index: number): string {
+  return index === 0 ? META_FILES.superblock : `${META_FILES.superblock}.${index}`;
+}
 
 /** Staging buffer for pwrite-based fills (fillFile). */
 const STAGING = 8 * 1024 * 1024;
@@ -62,31 +94,37 @@ export class Famfs {
   readonly role: Role;
   private log: Uint8Array;
   private device: Device;
+  /** the secondary devices by daxdev index (0 is `device`), open or why not */
+  private readonly secondaries: Array<Device | string | undefined> = [undefined];
   private readonly replayer: LogReplayer;
   private readonly allocator: Allocator;
   /** depth of nested locked sections (the lock is taken at depth 0 → 1) */
   private lockDepth = 0;
+  private readonly openDaxdev: NonNullable<FamfsOpenOptions['openDaxdev']>;
 
   private constructor(
     dev: Device,
     readonly systemUuid: string,
     random: RandomInt,
+    opts: Pick<FamfsOpenOptions, 'openDaxdev' | 'daxdevCandidates'> = {},
   ) {
     this.device = dev;
     const geo = readGeometry(dev);
     this.sb = geo.sb;
     this.log = geo.log;
     this.role = systemUuid === geo.sb.systemUuid ? 'master' : 'client';
+    this.openDaxdev = opts.openDaxdev ?? defaultOpenDaxdev(opts.daxdevCandidates ?? []);
     this.replayer = new LogReplayer(geo.sb, Math.min(dev.size, geo.sb.daxdev.size));
-    this.allocator = new Allocator(this.replayer.bitmap, random);
+    this.allocator = new Allocator(() => this.replayer.bitmaps, random, (i) => i === 0 || typeof this.secondaries[i] === 'object');
     this.replayer.replay(this.log, dev);
+    this.attachDaxdevs();
   }
 
-  /** Open a device or image file and replay its log. */
+  /** Open a device or image file and replay its log (and open its other devices, found on this host). */
   static open(path: string, opts: FamfsOpenOptions): Famfs {
     const dev = openDevice(path, opts);
     try {
-      return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt);
+      return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt, opts);
     } catch (e) {
       dev.close();
       throw e;
@@ -107,16 +145,133 @@ export class Famfs {
 
   /** Use an already open device (tests use a MemoryDevice). */
   static fromDevice(dev: Device, opts: Omit<FamfsOpenOptions, keyof OpenDeviceOptions>): Famfs {
-    return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt);
+    return new Famfs(dev, opts.systemUuid, opts.random ?? mathRandomInt, opts);
   }
 
-  /** The device the file system is read and written through (moveTo may replace it). */
+  /** The primary device: the superblock and log are read and written through it (moveTo may replace it). */
   get dev(): Device {
     return this.device;
   }
 
   close(): void {
     this.device.close();
+    for (const d of this.secondaries) if (typeof d === 'object') d.close();
+  }
+
+  // ---------------------------------------------------------------- devices
+
+  /**
+   * Open the devices the log names and this view has not opened yet (after
+   * every replay: a client picks up a device the master added). A device
+   * that is not found here is recorded with the reason; only I/O to it fails.
+   */
+  private attachDaxdevs(): void {
+    const recs = this.replayer.daxdevs;
+    for (let i = this.secondaries.length; i < recs.length; i++) {
+      const rec = recs[i]!;
+      try {
+        const d = this.openDaxdev(rec, this.sb.uuid, this.device.writable);
+        if (d.size < rec.size) {
+          d.close();
+          throw new FamfsError('EINVAL', 'daxdev', `${d.path} is ${d.size} bytes, smaller than the ${rec.size} bytes the log records for daxdev ${i}`, d.path);
+        }
+        this.secondaries.push(d);
+      } catch (e) {
+        this.secondaries.push(daxdevProblem(rec, e));
+      }
+    }
+  }
+
+  /** Try again to open the devices that were not found (after `famfs daxdev refresh`). */
+  retryDaxdevs(): void {
+    for (let i = 1; i < this.secondaries.length; i++) {
+      if (typeof this.secondaries[i] === 'object') continue;
+      try {
+        this.secondaries[i] = this.openDaxdev(this.replayer.daxdevs[i]!, this.sb.uuid, this.device.writable);
+      } catch (e) {
+        this.secondaries[i] = daxdevProblem(this.replayer.daxdevs[i]!, e);
+      }
+    }
+  }
+
+  /** The device of daxdev `index`, open; ENODEV (naming it) when it is not open on this host. */
+  devFor(index: number): Device {
+    if (index === 0) return this.device;
+    const d = this.secondaries[index];
+    if (typeof d === 'object') return d;
+    const rec = this.replayer.daxdevs[index];
+    if (rec === undefined) throw new FamfsError('EINVAL', 'daxdev', `no daxdev ${index} in this file system (0..${this.replayer.daxdevs.length - 1})`);
+    // the reason names the device already (attachDaxdevs)
+    throw new FamfsError('ENODEV', 'daxdev', d ?? `daxdev ${index} (${rec.uuid}) is not open on this host`);
+  }
+
+  /** Every device of the file system, as this host sees it (index order). */
+  daxdevTable(): FsDaxdev[] {
+    return this.replayer.daxdevs.map((rec, i) => {
+      if (i === 0) return { ...rec, path: this.device.path };
+      const d = this.secondaries[i];
+      return typeof d === 'object' ? { ...rec, path: d.path } : { ...rec, problem: d ?? 'not looked for' };
+    });
+  }
+
+  /** The allocation bitmap of each device (index order). */
+  get bitmaps() {
+    return this.replayer.bitmaps;
+  }
+
+  /**
+   * Add a device to the file system (upstream's roadmap, phase 5): write
+   * its secondary superblock, then log ADD_DAXDEV with the next index. The
+   * device must be blank (or hold a secondary superblock of this file
+   * system that the log does not list: an add that was interrupted), unless
+   * `force`. On the master, under the log lock.
+   */
+  addDaxdev(devicePath: string, opts: AddDaxdevOptions = {}): FsDaxdev {
+    return this.locked('devadd', () => {
+      const index = this.replayer.daxdevs.length;
+      if (index >= MAX_DAXDEVS) throw new FamfsError('ENOSPC', 'devadd', `devadd: the file system has ${MAX_DAXDEVS} devices, the most it may`);
+      const dev = openDevice(devicePath, { writable: true });
+      try {
+        for (const d of [this.device, ...this.secondaries.filter((x): x is Device => typeof x === 'object')]) {
+          if (sameDevice(d, dev)) throw new FamfsError('EEXIST', 'devadd', `devadd: ${devicePath} is already a device of this file system (${d.path})`, devicePath);
+        }
+        const min = SUPERBLOCK_SIZE + this.sb.allocUnit;
+        if (dev.size < min) throw new FamfsError('ENOSPC', 'devadd', `devadd: ${devicePath} has ${dev.size} bytes; a secondary device needs at least ${min}`, devicePath);
+        const view = dev.view(0, SB_SIZE);
+        dev.invalidate(view);
+        const st = checkSecondarySuperblock(view, dev.size);
+        const ours = st.ok && st.sb.uuid === this.sb.uuid;
+        if (ours && this.replayer.daxdevs.some((d) => d.uuid === st.sb.devUuid)) {
+          throw new FamfsError('EEXIST', 'devadd', `devadd: ${devicePath} is already daxdev ${this.replayer.daxdevs.findIndex((d) => d.uuid === st.sb.devUuid)} of this file system`, devicePath);
+        }
+        if (!ours && !opts.force && (st.ok || st.reason !== 'no-magic')) {
+          const what = st.ok ? `a secondary of file system ${st.sb.uuid}` : st.reason === 'bad-geometry' ? 'a primary famfs superblock' : `a famfs superblock (${st.message})`;
+          throw new FamfsError('EEXIST', 'devadd', `devadd: ${devicePath} holds ${what}; use -f to overwrite`, devicePath);
+        }
+        const devUuid = newUuid();
+        const sbBytes = encodeSuperblock({
+          logOffset: 0, logLen: 0, allocUnit: this.sb.allocUnit, uuid: this.sb.uuid, devUuid, systemUuid: this.sb.systemUuid,
+          flags: SbFlag.SECONDARY, daxdev: { size: dev.size, uuid: this.sb.devUuid, path: fitDevname(devicePath) },
+        });
+        view.fill(0);
+        view.set(sbBytes, 0);
+        dev.flush(view);
+        dev.sync();
+        // this host's map first: an add cut short after its log entry still finds
+        // its device here (a record of a device the log never lists is harmless)
+        recordDaxdev(this.sb.uuid, devUuid, devicePath);
+        this.commit({ type: 'daxdev', daxdev: { index, uuid: devUuid, size: dev.size } });
+        if (this.replayer.daxdevs[index]?.uuid !== devUuid) throw new FamfsError('EIO', 'devadd', `devadd: the logged entry for daxdev ${index} did not replay`, devicePath);
+        // commit's replay looked for the new device already (and may have opened it by scanning): use this one
+        const was = this.secondaries[index];
+        if (typeof was === 'object') was.close();
+        this.secondaries[index] = dev;
+        return { index, uuid: devUuid, size: dev.size, path: dev.path };
+      } catch (e) {
+        if (!this.secondaries.includes(dev)) dev.close();
+        throw e;
+      }
+    });
   }
 
   /**
@@ -175,7 +330,9 @@ export class Famfs {
 
   /** Replay entries appended since the last replay (by this or another host). */
   refresh(): ReplayStats {
-    return this.replayer.replay(this.log, this.dev);
+    const st = this.replayer.replay(this.log, this.dev);
+    if (st.daxdevs > 0) this.attachDaxdevs();
+    return st;
   }
 
   /** Entries in use / capacity of the log. */
@@ -214,11 +371,31 @@ export class Famfs {
     };
   }
 
+  /** `.meta/.superblock.N`: the superblock region of daxdev N (N >= 1), read-only. */
+  secondaryMetaFile(index: number): FileNode {
+    if (!Number.isSafeInteger(index) || index < 1 || index >= this.replayer.daxdevs.length) {
+      throw new FamfsError('ENOENT', 'stat', `${superblockMetaName(index)}: no such file (daxdevs 0..${this.replayer.daxdevs.length - 1})`);
+    }
+    return {
+      kind: 'file', relpath: superblockMetaName(index), size: SUPERBLOCK_SIZE, flags: 0, uid: 0, gid: 0, index: -1, mode: 0o444,
+      fmap: { type: 'simple', extents: [{ devIndex: index, offset: 0, len: SUPERBLOCK_SIZE }] },
+    };
+  }
+
+  /** The names of the meta files: `.superblock`, `.log`, and `.superblock.N` per secondary device. */
+  metaNames(): string[] {
+    const names = [META_FILES.superblock, META_FILES.log];
+    for (let i = 1; i < this.replayer.daxdevs.length; i++) names.push(superblockMetaName(i));
+    return names.map((n) => n.slice(META_DIR.length + 1));
+  }
+
   /** The file at a path — a logged file or one of the meta files. */
   fileAt(relpath: string): FileNode {
     const p = normalize(relpath);
     if (p === META_FILES.superblock) return this.metaFile('superblock');
     if (p === META_FILES.log) return this.metaFile('log');
+    const m = /^\.meta\/\.superblock\.([1-9]\d{0,2})$/.exec(p);
+    if (m !== null) return this.secondaryMetaFile(Number(m[1]));
     return this.statFile(p);
   }
 
@@ -267,7 +444,7 @@ export class Famfs {
     } finally {
       // The allocator claimed the extents in the bitmap; replay claims them
       // again from the entry itself, so release the provisional claim first.
-      if (claimed) for (const x of extentsOf(claimed)) this.bitmap.release(x.offset, x.len);
+      if (claimed) for (const x of extentsOf(claimed)) this.bitmaps[x.devIndex]!.release(x.offset, x.len);
     }
     this.refresh();
   }
@@ -328,7 +505,7 @@ export class Famfs {
       // a full log is the reason, whatever the allocator would say about space
       const log = this.logUsage();
       if (log.used >= log.capacity) throw logFull(this.dev.path, log.capacity);
-      const fmap = this.allocator.allocate(size, interleaveParams(opts.interleave));
+      const fmap = this.allocator.allocate(size, interleaveParams(opts.interleave), { device: opts.device });
       this.commit(
         {
           type: 'file',
@@ -383,18 +560,32 @@ export class Famfs {
    * at most 64 MiB. Returning false stops. No cache maintenance: the callers
    * below decide between invalidate (read) and flush (write).
    */
-  private forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
+  private forEachView(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number, dev: Device) => boolean | void): void {
     const n = clampLen(file, offset, length);
     if (n === 0) return;
     let stop = false;
     forEachRun(file.fmap, offset, n, (r) => {
+      const dev = this.devFor(r.devIndex);
       for (let done = 0; done < r.len && !stop; ) {
         const step = Math.min(IO_STEP, r.len - done);
-        if (fn(this.dev.view(r.offset + done, step), r.fileOffset + done) === false) stop = true;
+        if (fn(dev.view(r.offset + done, step), r.fileOffset + done, dev) === false) stop = true;
         done += step;
       }
       return !stop;
     });
+  }
+
+  /** The devices a file's map uses, open (ENODEV for one that is not). */
+  private devicesOf(file: FileNode): Device[] {
+    const out = new Set<Device>();
+    for (const x of extentsOf(file.fmap)) out.add(this.devFor(x.devIndex));
+    return [...out];
+  }
+
+  private checkWritable(file: FileNode): void {
+    for (const d of this.devicesOf(file)) {
+      if (!d.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device ${d.path} is open read-only`, file.relpath);
+    }
   }
 
   /**
@@ -404,8 +595,8 @@ export class Famfs {
    * host wrote. Returning false stops.
    */
   readEach(file: FileNode, offset: number, length: number, fn: (view: Uint8Array, fileOffset: number) => boolean | void): void {
-    this.forEachView(file, offset, length, (v, off) => {
-      this.dev.invalidate(v);
+    this.forEachView(file, offset, length, (v, off, dev) => {
+      dev.invalidate(v);
       return fn(v, off);
     });
   }
@@ -448,11 +639,11 @@ export class Famfs {
     if (offset >= file.size) {
       throw new FamfsError('EFBIG', 'write', `${file.relpath}: write at ${offset} is at or past the file size ${file.size} (famfs files never grow)`, file.relpath);
     }
-    if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
+    this.checkWritable(file);
     let put = 0;
-    this.forEachView(file, offset, data.length, (v) => {
+    this.forEachView(file, offset, data.length, (v, _off, dev) => {
       v.set(data.subarray(put, put + v.length));
-      this.dev.flush(v);
+      dev.flush(v);
       put += v.length;
     });
     return put;
@@ -466,21 +657,25 @@ export class Famfs {
    * device, where stores to the mapping fault in and zero every new page.
    */
   fillFile(file: FileNode, fill: (buf: Uint8Array, fileOffset: number) => void): void {
-    if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
-    if (!this.dev.prefersPwrite) {
-      this.forEachView(file, 0, file.size, (v, off) => {
-        fill(v, off);
-        this.dev.flush(v);
-      });
-      return;
-    }
-    const staging = new Uint8Array(Math.min(STAGING, file.size));
-    forEachRun(file.fmap, 0, file.size, (r) => {
+    this.checkWritable(file);
+    let staging: Uint8Array | undefined;
+    const n = clampLen(file, 0, file.size);
+    if (n === 0) return;
+    forEachRun(file.fmap, 0, n, (r) => {
+      const dev = this.devFor(r.devIndex);
       for (let done = 0; done < r.len; ) {
-        const piece = staging.subarray(0, Math.min(staging.length, r.len - done));
-        fill(piece, r.fileOffset + done);
-        this.dev.pwrite(r.offset + done, piece);
-        done += piece.length;
+        if (dev.prefersPwrite) {
+          staging ??= new Uint8Array(Math.min(STAGING, file.size));
+          const piece = staging.subarray(0, Math.min(staging.length, r.len - done));
+          fill(piece, r.fileOffset + done);
+          dev.pwrite(r.offset + done, piece);
+          done += piece.length;
+        } else {
+          const v = dev.view(r.offset + done, Math.min(IO_STEP, r.len - done));
+          fill(v, r.fileOffset + done);
+          dev.flush(v);
+          done += v.length;
+        }
       }
     });
   }
@@ -492,9 +687,9 @@ export class Famfs {
    * nothing, so the caller falls back to fillFile.
    */
   copyFileFromFd(file: FileNode, fd: number, progress?: (bytesDone: number) => void): boolean {
-    if (!this.dev.writable) throw new FamfsError('EROFS', 'write', `${file.relpath}: device is open read-only`, file.relpath);
-    const copyIn = this.dev.copyIn?.bind(this.dev);
-    if (copyIn === undefined) return false;
+    this.checkWritable(file);
+    // in the kernel only when every device of the file can
+    if (this.devicesOf(file).some((d) => d.copyIn === undefined)) return false;
     // with a progress report, copy in pieces so that it can be told
     const piece = progress === undefined ? Number.MAX_SAFE_INTEGER : COPY_PROGRESS_PIECE;
     let first = true;
@@ -502,7 +697,8 @@ export class Famfs {
     forEachRun(file.fmap, 0, file.size, (r) => {
       for (let done = 0; done < r.len; ) {
         const len = Math.min(piece, r.len - done);
-        const n = copyIn(fd, r.fileOffset + done, r.offset + done, len);
+        const dev = this.devFor(r.devIndex);
+        const n = dev.copyIn!(fd, r.fileOffset + done, r.offset + done, len);
         if (n === 0 && first) {
           ok = false;
           return false;
@@ -519,12 +715,12 @@ export class Famfs {
 
   /** Write back the processor cache over a whole file (`famfs flush`). */
   flushFile(file: FileNode): void {
-    this.forEachView(file, 0, file.size, (v) => this.dev.flush(v));
+    this.forEachView(file, 0, file.size, (v, _off, dev) => dev.flush(v));
   }
 
   /** Drop this host's cached lines over a whole file (before reading what another host wrote). */
   invalidateFile(file: FileNode): void {
-    this.forEachView(file, 0, file.size, (v) => this.dev.invalidate(v));
+    this.forEachView(file, 0, file.size, (v, _off, dev) => dev.invalidate(v));
   }
 }
 
@@ -538,4 +734,41 @@ function clampLen(file: FileNode, offset: number, length: number): number {
 /** Paths given to the API may carry a leading or trailing '/': the root is ''. */
 export function normalize(relpath: string): string {
   return relpath.replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+const SB_SIZE = SuperblockLayout.SIZE;
+
+/** The device path recorded in a secondary superblock: as given, or cut to the field (it is only a hint). */
+function fitDevname(p: string): string {
+  if (encodeCString(p, DEVNAME_FIELD_LEN) !== undefined) return p;
+  return Buffer.from(p, 'utf8').subarray(0, DEVNAME_FIELD_LEN - 1).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+/** Two open devices on the same file (same device and inode): one device given twice under two names. */
+function sameDevice(a: Device, b: Device): boolean {
+  try {
+    const x = fs.statSync(a.path);
+    const y = fs.statSync(b.path);
+    if (x.isBlockDevice() || x.isCharacterDevice()) return x.rdev === y.rdev;
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a secondary device is not open here, naming it. */
+function daxdevProblem(rec: DaxdevRecord, e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.startsWith(`daxdev ${rec.index} `) ? m : `daxdev ${rec.index} (${rec.uuid}): ${m}`;
+}
+
+/** Find a secondary device on this host (daxdevs.ts), check it is that device, open it. */
+function defaultOpenDaxdev(candidates: readonly string[]): NonNullable<FamfsOpenOptions['openDaxdev']> {
+  return (rec, fsUuid, writable) => {
+    const r = resolveDaxdev(fsUuid, rec.uuid, candidates);
+    if (r.path === undefined) {
+      throw new FamfsError('ENODEV', 'daxdev', `daxdev ${rec.index} (${rec.uuid}) is not found on this host${r.tried.length > 0 ? ` (tried: ${r.tried.join('; ')})` : ''}: \`famfs daxdev refresh\` with its path`);
+    }
+    return openDevice(r.path, { writable });
+  };
 }

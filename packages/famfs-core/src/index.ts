@@ -15,3 +15,4 @@ export * from './log/writer.js';
 export * from './famfs.js';
 export * from './random-fill.js';
 export * from './shadow.js';
+export * from './daxdevs.js';

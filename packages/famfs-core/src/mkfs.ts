@@ -46,6 +46,7 @@ export function existingSuperblock(dev: Device): { state: 'blank' | 'famfs' | 'd
   const st = checkSuperblock(sbView, dev.size);
   if (st.ok) return { state: 'famfs', message: 'a valid famfs superblock', systemUuid: st.sb.systemUuid };
   if (st.reason === 'no-magic') return { state: 'blank', message: '' };
+  if (st.reason === 'secondary') return { state: 'famfs', message: `a secondary superblock of file system ${st.sb.uuid}`, systemUuid: st.sb.systemUuid };
   return { state: 'damaged', message: st.message };
 }
 

@@ -29,8 +29,8 @@ export function readGeometry(dev: Device): FsGeometry {
   dev.invalidate(sbView);
   const st = checkSuperblock(sbView, dev.size);
   if (!st.ok) {
-    const code = st.reason === 'no-magic' ? 'EINVAL' : 'EUCLEAN';
-    const what = st.reason === 'no-magic' ? 'no famfs file system found' : 'invalid famfs superblock';
+    const code = st.reason === 'no-magic' || st.reason === 'secondary' ? 'EINVAL' : 'EUCLEAN';
+    const what = st.reason === 'no-magic' ? 'no famfs file system found' : st.reason === 'secondary' ? 'not the primary device' : 'invalid famfs superblock';
     throw formatError(code, 'superblock', `${dev.path}: ${what}: ${st.message}`, dev.path);
   }
   const sb = st.sb;

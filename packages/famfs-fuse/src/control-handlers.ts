@@ -1,5 +1,5 @@
 import { type Famfs, FamfsError } from '@famfs/core';
-import type { ControlHandlers, DaxWindowInfo } from './control.js';
+import type { ControlHandlers, DaxWindowInfo, DaxdevEntry } from './control.js';
 import type { MountRequest } from './daemon.js';
 import type { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
@@ -42,6 +42,13 @@ export function notifyChanged(session: Session, changed: ReadonlyArray<{ parent:
     parents.add(c.parent);
   }
   for (const p of parents) void session.notifyInvalInode(p, 0, 0);
+}
+
+/** The daxdev table as the control socket carries it. */
+export function daxdevEntries(famfs: Famfs): DaxdevEntry[] {
+  return famfs.daxdevTable().map((d) => ({
+    index: d.index, uuid: d.uuid, size: d.size, path: d.path ?? '', problem: d.problem ?? '', allocated: famfs.bitmaps[d.index]?.allocatedBytes ?? 0,
+  }));
 }
 
 function windowStatus(w: ControlContext['window']): DaxWindowInfo | undefined {
@@ -103,7 +110,7 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
     },
     createFile: (f) => {
       const interleave = { nstrips: f.nstrips, nbuckets: f.nbuckets, chunkSize: f.chunkSize };
-      const r = famfs.createFile(f.path, f.size, { mode: f.mode, uid: f.uid, gid: f.gid, interleave });
+      const r = famfs.createFile(f.path, f.size, { mode: f.mode, uid: f.uid, gid: f.gid, interleave, device: f.device });
       refreshAndInvalidate(fuseFs, session);
       return { path: r.file.relpath, size: r.file.size, created: r.created };
     },
@@ -119,6 +126,21 @@ export function controlHandlers(c: ControlContext): ControlHandlers {
     setLogLevel: (level) => {
       if (!Logger.isLevel(level)) throw new FamfsError('EINVAL', 'control', `unknown log level '${level}' (error, warn, info, debug)`);
       log.level = level;
+    },
+    addDaxdev: (r) => {
+      if (mode.active) {
+        throw new FamfsError('EOPNOTSUPP', 'devadd', `devadd: this mount is in famfs mode, and the famfs kernel (kernel-v10) maps files on daxdev 0 only: unmount, add the device (famfs devadd ${famfs.dev.path} DEVICE), mount again`);
+      }
+      famfs.addDaxdev(r.path, { force: r.force });
+      refreshAndInvalidate(fuseFs, session);
+      log.info(`devadd: ${r.path} is daxdev ${famfs.daxdevTable().length - 1}`);
+      return daxdevEntries(famfs);
+    },
+    daxdevs: (r) => {
+      // the table as the log has it now (a client may not have replayed a devadd yet)
+      refreshAndInvalidate(fuseFs, session);
+      if (r.retry) famfs.retryDaxdevs();
+      return daxdevEntries(famfs);
     },
     clone: (r) => {
       const file = famfs.clone(r.src, r.dest);

@@ -92,6 +92,19 @@ export interface CreateFileRequest {
   nstrips?: number;
   nbuckets?: number;
   chunkSize?: number;
+  /** a simple file on this daxdev */
+  device?: number;
+}
+
+/** One device in `famfs daxdev` of a mount. */
+export interface DaxdevEntry {
+  index: number;
+  uuid: string;
+  size: number;
+  /** on the daemon's host; '' when not found there */
+  path: string;
+  problem: string;
+  allocated: number;
 }
 
 export interface MkdirRequest {
@@ -116,7 +129,9 @@ export type ControlRequest =
   | { setLogLevel: { level: string } }
   | { getMap: { path: string } }
   | { clone: { src: string; dest: string } }
-  | { release: Record<string, never> };
+  | { release: Record<string, never> }
+  | { addDaxdev: { path: string; force: boolean } }
+  | { daxdevs: { retry: boolean } };
 
 export interface ControlResponse {
   errno: number;
@@ -124,6 +139,7 @@ export interface ControlResponse {
   status?: StatusInfo;
   refresh?: RefreshInfo;
   file?: FileInfo;
+  daxdevs?: { daxdevs: DaxdevEntry[] };
 }
 
 /** What the daemon does for each request; a thrown FamfsError becomes an errno response. */
@@ -138,6 +154,10 @@ export interface ControlHandlers {
   clone(r: { src: string; dest: string }): FileInfo;
   /** let go of the mount's meta files (famfs mode), so that it can be unmounted */
   release(): void;
+  /** famfs devadd of a mounted master: the table after the add */
+  addDaxdev(r: { path: string; force: boolean }): DaxdevEntry[];
+  /** famfs daxdev of a mount */
+  daxdevs(r: { retry: boolean }): DaxdevEntry[];
 }
 
 // ------------------------------------------------------------ fmap messages
@@ -224,6 +244,10 @@ function handle(h: ControlHandlers, req: Record<string, unknown>): ControlRespon
     case 'release':
       h.release();
       return ok;
+    case 'addDaxdev':
+      return { ...ok, daxdevs: { daxdevs: h.addDaxdev(req.addDaxdev as { path: string; force: boolean }) } };
+    case 'daxdevs':
+      return { ...ok, daxdevs: { daxdevs: h.daxdevs(req.daxdevs as { retry: boolean }) } };
     default:
       throw new FamfsError('EINVAL', 'control', 'control: empty or unknown request');
   }

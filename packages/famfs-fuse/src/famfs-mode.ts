@@ -53,6 +53,11 @@ export class FamfsMode {
   obstacle(): string | undefined {
     if (this.daxName === undefined) return `${this.device} is not a dax device`;
     if (!famfsModeAvailable()) return 'this kernel has no fsdev_dax driver (no famfs mode)';
+    const n = this.famfs.daxdevTable().length;
+    if (n > 1) {
+      // the famfs kernel (series V10) refuses every fmap with an extent on a daxdev other than 0
+      return `the file system spans ${n} devices, and the famfs kernel (kernel-v10) maps files on daxdev 0 only`;
+    }
     return undefined;
   }
 
@@ -60,6 +65,11 @@ export class FamfsMode {
   enter(): boolean {
     const name = this.daxName;
     if (name === undefined) return false;
+    const why = this.obstacle();
+    if (why !== undefined) {
+      this.log.info(`famfs mode: not entered: ${why}; serving READ/WRITE`);
+      return false;
+    }
     const f = this.famfs;
     const sbCopy = f.dev.view(0, SUPERBLOCK_SIZE).slice();
     const logCopy = f.dev.view(f.sb.logOffset, f.sb.logLen).slice();

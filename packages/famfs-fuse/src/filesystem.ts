@@ -56,7 +56,9 @@ type MetaInode = 'meta-dir' | MetaKind;
 /** An inode: a namespace node, or one of the meta inodes. */
 type Inode =
   | { kind: 'node'; node: FsNode }
-  | { kind: MetaInode };
+  | { kind: MetaInode }
+  /** `.meta/.superblock.N`: the superblock region of secondary daxdev N */
+  | { kind: 'secondary-sb'; index: number };
 
 /** the root's nodeid: FUSE_ROOT_ID, fixed by the protocol */
 export const ROOT_ID = FUSE_ROOT_ID;
@@ -65,6 +67,9 @@ const META_SB_ID = 3n;
 const META_LOG_ID = 4n;
 /** Namespace inodes are numbered by their log entry: stable across restarts and hosts. */
 const FIRST_NODE_ID = 16n;
+/** `.meta/.superblock.N` is nodeid META_SECONDARY_SB + N (far above any log index: a log has fewer than 2^40 entries). */
+const META_SECONDARY_SB = 1n << 56n;
+const MAX_SECONDARY = 64n;
 
 
 /** SETUPMAPPING's fh when the kernel names the file by nodeid only (virtio-fs sends no file handle) */
@@ -127,7 +132,11 @@ export class FamfsFuseFs {
     if (id === META_DIR_ID) return { kind: 'meta-dir' };
     if (id === META_SB_ID) return { kind: 'superblock' };
     if (id === META_LOG_ID) return { kind: 'log' };
-    if (id >= FIRST_NODE_ID) {
+    if (id > META_SECONDARY_SB && id < META_SECONDARY_SB + MAX_SECONDARY) {
+      const index = Number(id - META_SECONDARY_SB);
+      if (index < this.famfs.daxdevTable().length) return { kind: 'secondary-sb', index };
+    }
+    if (id >= FIRST_NODE_ID && id < META_SECONDARY_SB) {
       const node = this.famfs.namespace.byIndex(Number(id - FIRST_NODE_ID));
       if (node !== undefined) return { kind: 'node', node };
     }
@@ -144,6 +153,7 @@ export class FamfsFuseFs {
     const i = this.inode(id);
     if (i.kind === 'node' && i.node.kind === 'file') return i.node;
     if (i.kind === 'superblock' || i.kind === 'log') return this.metaFile(i.kind);
+    if (i.kind === 'secondary-sb') return this.famfs.secondaryMetaFile(i.index);
     throw new FamfsError('EISDIR', 'open', `nodeid ${id} is not a regular file`);
   }
 
@@ -153,7 +163,7 @@ export class FamfsFuseFs {
   }
 
   isMeta(id: bigint): boolean {
-    return id === META_SB_ID || id === META_LOG_ID || id === META_DIR_ID;
+    return id === META_SB_ID || id === META_LOG_ID || id === META_DIR_ID || (id > META_SECONDARY_SB && id < META_SECONDARY_SB + MAX_SECONDARY);
   }
 
   /** Count a lookup the kernel now holds (released by FORGET). */
@@ -179,8 +189,8 @@ export class FamfsFuseFs {
     this.catchUp();
     const i = this.inode(id);
     if (i.kind === 'meta-dir') return this.attr(META_DIR_ID, S_IFDIR | 0o755, 0, 0, 0, 2);
-    if (i.kind === 'superblock' || i.kind === 'log') {
-      const f = this.metaFile(i.kind);
+    if (i.kind === 'superblock' || i.kind === 'log' || i.kind === 'secondary-sb') {
+      const f = i.kind === 'secondary-sb' ? this.famfs.secondaryMetaFile(i.index) : this.metaFile(i.kind);
       return this.attr(id, S_IFREG | f.mode, f.size, 0, 0, 1);
     }
     if (i.kind !== 'node') throw new FamfsError('ENOENT', 'getattr', `unknown nodeid ${id}`);
@@ -213,8 +223,10 @@ export class FamfsFuseFs {
     let attr: Attr;
     if (parent === ROOT_ID && name === META_DIR) attr = this.getattr(META_DIR_ID);
     else if (parent === META_DIR_ID) {
+      const m = /^\.superblock\.([1-9]\d?)$/.exec(name);
       if (name === '.superblock') attr = this.getattr(META_SB_ID);
       else if (name === '.log') attr = this.getattr(META_LOG_ID);
+      else if (m !== null && Number(m[1]) < this.famfs.daxdevTable().length) attr = this.getattr(META_SECONDARY_SB + BigInt(m[1]!));
       else throw new FamfsError('ENOENT', 'lookup', `${META_DIR}/${name}: no such file`);
     } else {
       this.catchUp();
@@ -239,6 +251,7 @@ export class FamfsFuseFs {
         { name: '..', ino: ROOT_ID, type: 'dir' },
         { name: '.superblock', ino: META_SB_ID, type: 'file' },
         { name: '.log', ino: META_LOG_ID, type: 'file' },
+        ...this.famfs.daxdevTable().slice(1).map((d): DirEntry => ({ name: `.superblock.${d.index}`, ino: META_SECONDARY_SB + BigInt(d.index), type: 'file' })),
       ];
     }
     const dir = this.dirOf(id);
@@ -375,6 +388,10 @@ export class FamfsFuseFs {
     if (i.kind === 'superblock' || i.kind === 'log') {
       const f = this.metaFile(i.kind);
       return { fileType: i.kind, size: f.size, fmap: f.fmap };
+    }
+    if (i.kind === 'secondary-sb') {
+      const f = this.famfs.secondaryMetaFile(i.index);
+      return { fileType: 'superblock', size: f.size, fmap: f.fmap };
     }
     const f = this.fileOf(id);
     return { fileType: 'reg', size: f.size, fmap: f.fmap };

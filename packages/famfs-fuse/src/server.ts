@@ -12,7 +12,7 @@ import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
 import { famfsMountAt, mountFuse, unmount } from './mounts.js';
 import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
-import { Session, primaryDaxdev } from './session.js';
+import { Session, famfsDaxdevs } from './session.js';
 import { type Transport, devFuseTransport } from './transport.js';
 import { QueueTransport, runTablePublisher } from './native-queues.js';
 import { FuseBackingType, type FuseQueues, fuseBackingClose, fuseBackingOpen, possibleCpus, setUringParameter, uringParameter } from '@famfs/native';
@@ -143,22 +143,42 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   const transport = channel.transport;
   const publisher = channel.queues === undefined ? undefined : runTablePublisher(channel.queues, fuseFs, log);
   let nativeData = false;
+  /** daxdev indexes the queues have mapped */
+  const queued = new Set<number>();
+  /** Give the queues every device this host has open that they do not map yet (a client gains one when the master adds it). */
+  const queueDevices = (): void => {
+    if (channel.queues === undefined || !nativeData) return;
+    for (const d of famfs.daxdevTable()) {
+      if (queued.has(d.index) || (d.index !== 0 && d.path === undefined)) continue;
+      const dev = famfs.devFor(d.index);
+      try {
+        channel.queues.addDevice(d.index, { path: d.index === 0 ? req.device : dev.path, writable: famfs.role === 'master', invalidateOnRead: dev.kind === 'dax' });
+      } catch (e) {
+        log.warn(`queues: daxdev ${d.index} (${dev.path}) not mapped, the session serves its files: ${(e as Error).message}`);
+      }
+      queued.add(d.index);
+    }
+  };
   const session = new Session(transport, fuseFs, {
     handles: publisher === undefined ? undefined : {
-      // run tables only once the queues have the device (READ/WRITE mode); in
+      // run tables only once the queues have the devices (READ/WRITE mode); in
       // famfs mode the kernel serves file data itself
-      opened: (fh, nodeid, writable) => nativeData && publisher.opened(fh, nodeid, writable),
+      opened: (fh, nodeid, writable) => {
+        if (!nativeData) return;
+        queueDevices();
+        publisher.opened(fh, nodeid, writable);
+      },
       released: (fh) => nativeData && publisher.released(fh),
     },
     onInitDone: (daxFmap) => {
       if (channel.queues === undefined || daxFmap) return;
-      // READ/WRITE mode: the queues map the device and answer data requests
-      channel.queues.addDevice(0, { path: req.device, writable: famfs.role === 'master', invalidateOnRead: famfs.dev.kind === 'dax' });
+      // READ/WRITE mode: the queues map the devices and answer data requests
       nativeData = true;
+      queueDevices();
     },
     profile: req.profile,
     maxWrite: MAX_IO,
-    daxdevs: [primaryDaxdev(famfs, req.device)],
+    daxdevs: famfsDaxdevs(famfs, req.device),
     log,
     famfsMode: mode.wanted,
     window,

@@ -27,6 +27,20 @@ export function primaryDaxdev(famfs: Famfs, path: string): DaxdevInfo {
 }
 
 /**
+ * Every device of the file system this host has open, for GET_DAXDEV: the
+ * primary as `primaryPath` (what was mounted), the others at the path they
+ * were found at on this host (absolute, as the kernel needs). Called per
+ * request: a device the log gains (devadd on the master, replayed here)
+ * is there at once.
+ */
+export function famfsDaxdevs(famfs: Famfs, primaryPath: string): () => DaxdevInfo[] {
+  return () => famfs.daxdevTable().flatMap((d) => {
+    if (d.index === 0) return [primaryDaxdev(famfs, primaryPath)];
+    return d.path === undefined ? [] : [{ index: d.index, path: d.path, uuid: d.uuid, size: d.size }];
+  });
+}
+
+/**
  * Told when a file handle is given out (OPEN, before its reply is written)
  * and when it goes (RELEASE, before its reply): the native request queues
  * publish and withdraw the handle's run table here (native-queues.ts).
@@ -43,7 +57,8 @@ export interface SessionOptions {
   profile: P.FamfsProfileName;
   /** largest WRITE payload (and READ) we accept: 1 MiB with MAX_PAGES */
   maxWrite?: number;
-  daxdevs: readonly DaxdevInfo[];
+  /** the devices GET_DAXDEV names (a function: asked at each request) */
+  daxdevs: readonly DaxdevInfo[] | (() => readonly DaxdevInfo[]);
   log: Logger;
   /**
    * Ask for the famfs extension (DAX_FMAP) when the kernel offers it: only
@@ -425,7 +440,8 @@ export class Session {
   }
 
   daxdev(index: number): DaxdevInfo | undefined {
-    return this.opts.daxdevs.find((d) => d.index === index);
+    const all = typeof this.opts.daxdevs === 'function' ? this.opts.daxdevs() : this.opts.daxdevs;
+    return all.find((d) => d.index === index);
   }
 
   dirOpenFlags(): number {

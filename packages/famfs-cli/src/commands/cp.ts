@@ -7,7 +7,7 @@ import { type Backend, withBackend } from '../backend.js';
 import type { CliIo } from '../io.js';
 import { parseMode, parseUint, text } from '../sizes.js';
 import { PROGRESS_MIN, Progress, wantProgress } from '../progress.js';
-import { interleaveOf, withInterleaveOptions } from './creat.js';
+import { interleaveOf, placementOf, withInterleaveOptions } from './creat.js';
 import type { CommandSpec } from './spec.js';
 import { itemFailure } from '../failures.js';
 import { escapeName } from '../terminal.js';
@@ -23,6 +23,8 @@ export interface CpContext {
   uid?: number;
   gid?: number;
   interleave?: InterleaveRequest;
+  /** --daxdev N */
+  device?: number;
   verbose: boolean;
 }
 
@@ -40,7 +42,7 @@ interface Tally {
  * error. On an unmounted device the data goes straight into device memory.
  */
 async function copyFileIn(b: Backend, io: CliIo, src: string, rel: string, mode: number, c: CpContext, st: nodefs.Stats, tree?: TreeMeter): Promise<void> {
-  await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave });
+  await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave, device: c.device });
   let fd: number;
   try {
     fd = nodefs.openSync(src, 'r');
@@ -108,7 +110,7 @@ function treeTotals(sources: readonly string[]): { files: number; bytes: number 
 
 /** `cp -c`: the famfs file's bytes equal the source's (a missing destination is made first, as upstream does). */
 async function compareFileIn(b: Backend, src: string, rel: string, mode: number, c: CpContext, st: nodefs.Stats): Promise<boolean> {
-  if ((await b.lookup(rel)) === undefined) await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave });
+  if ((await b.lookup(rel)) === undefined) await b.createFile(rel, st.size, { mode, uid: c.uid, gid: c.gid, interleave: c.interleave, device: c.device });
   const e = await b.lookup(rel);
   if (e?.kind !== 'file' || e.size !== st.size) return false;
   const fd = nodefs.openSync(src, 'r');
@@ -160,6 +162,7 @@ export const cpSpec: CommandSpec<CpContext> = {
       uid: o.uid === undefined ? undefined : parseUint(text(o.uid, 'uid'), 'uid'),
       gid: o.gid === undefined ? undefined : parseUint(text(o.gid, 'gid'), 'gid'),
       interleave: interleaveOf(o, 'cp'),
+      device: placementOf(o),
       verbose: o.verbose === true,
     };
   },

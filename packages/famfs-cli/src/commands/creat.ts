@@ -24,6 +24,8 @@ export interface CreatContext {
   randomize: boolean;
   seed?: number;
   interleave?: InterleaveRequest;
+  /** --daxdev N */
+  device?: number;
   multi: MultiCreate[];
   verbose: boolean;
 }
@@ -46,7 +48,13 @@ export function withInterleaveOptions(c: Command): Command {
   return c
     .option('-N, --nstrips <n>', 'interleave: strips per file (<= 16)')
     .option('-B, --nbuckets <n>', 'interleave: buckets the device is split into (nstrips <= nbuckets <= 64)')
-    .option('-C, --chunksize <size>', 'interleave: chunk size (power of two multiple of 2m; default 2m)');
+    .option('-C, --chunksize <size>', 'interleave: chunk size (power of two multiple of 2m; default 2m)')
+    .option('--daxdev <index>', 'put each (simple) file on this device of the file system (default: the emptiest; famfs-ts)');
+}
+
+/** --daxdev N: where a simple file goes. */
+export function placementOf(o: Record<string, unknown>): number | undefined {
+  return o.daxdev === undefined ? undefined : parseUint(text(o.daxdev, 'daxdev'), 'daxdev');
 }
 
 function parseMulti(s: string): MultiCreate {
@@ -136,6 +144,7 @@ export const creatSpec: CommandSpec<CreatContext> = {
       randomize: o.randomize === true,
       seed,
       interleave,
+      device: placementOf(o),
       multi,
       verbose: o.verbose === true,
     };
@@ -143,7 +152,7 @@ export const creatSpec: CommandSpec<CreatContext> = {
   run: (io: CliIo, g: GlobalOptions, c: CreatContext) => {
     const paths = c.multi.length > 0 ? c.multi.map((m) => m.path) : [c.path ?? ''];
     return withBackend(io, g, 'creat', paths, true, async (b) => {
-      const opts = { mode: c.mode, uid: c.uid, gid: c.gid, interleave: c.interleave };
+      const opts = { mode: c.mode, uid: c.uid, gid: c.gid, interleave: c.interleave, device: c.device };
       if (c.multi.length > 0) {
         // upstream: every file is attempted; if any fails, none is randomized
         // and the exit is the number that failed

@@ -1,5 +1,5 @@
 import * as nodefs from 'node:fs';
-import { Errno, FamfsError, MAX_BUCKETS, fsck, fsckRepair, openDevice, usageError } from '@famfs/core';
+import { Errno, FamfsError, MAX_BUCKETS, SuperblockLayout, fromSystemError, fsck, fsckRepair, openDevice, superblockMetaName, usageError } from '@famfs/core';
 import { famfsMountOf, famfsMountsOfDevice } from '@famfs/fuse';
 import { Command } from 'commander';
 import type { CliIo } from '../io.js';
@@ -49,7 +49,9 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
   }
   const dev = mount === undefined ? openDevice(target, { writable: false }) : openMountedDevice(mount, target);
   try {
-    const report = fsck(dev, systemUuid, { buckets: ctx.buckets });
+    // a mount: each secondary's superblock is read through its .meta/.superblock.N (the daemon's view of it)
+    const readSecondary = mount === undefined ? undefined : (rec: { index: number }) => readMetaSuperblock(mount, rec.index);
+    const report = fsck(dev, systemUuid, { buckets: ctx.buckets, readSecondary });
     for (const p of report.badEntries) io.err(`famfs fsck: bad log ${p.message}\n`);
     // every other error too (a device smaller than recorded, collisions): a
     // non-zero exit always comes with a reason on stderr
@@ -62,6 +64,27 @@ export function runFsck(io: CliIo, g: GlobalOptions, ctx: FsckContext): number {
   } finally {
     dev.close();
   }
+}
+
+/** The first bytes of a mount's `.meta/.superblock.N` (the superblock of daxdev N). */
+function readMetaSuperblock(mount: string, index: number): { path: string; bytes: Uint8Array } {
+  const p = `${mount}/${superblockMetaName(index)}`;
+  const bytes = new Uint8Array(SuperblockLayout.SIZE);
+  let fd: number;
+  try {
+    fd = nodefs.openSync(p, 'r');
+  } catch (e) {
+    throw fromSystemError(e, 'open', p);
+  }
+  try {
+    const n = nodefs.readSync(fd, bytes, 0, bytes.length, 0);
+    if (n !== bytes.length) throw new FamfsError('EIO', 'fsck', `${p}: read ${n} of ${bytes.length} bytes`, p);
+  } catch (e) {
+    throw e instanceof FamfsError ? e : fromSystemError(e, 'read', p);
+  } finally {
+    nodefs.closeSync(fd);
+  }
+  return { path: p, bytes };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Errno, FamfsError, type FmapRecord } from '@famfs/core';
+import { Errno, FamfsError, type FmapRecord, type SimpleExtent } from '@famfs/core';
 import { Command } from 'commander';
 import type { GlobalOptions } from '../context.js';
 import { withBackend } from '../backend.js';
@@ -60,15 +60,18 @@ export const getmapSpec: CommandSpec<GetmapContext> = {
 
 function formatMap(path: string, size: number, fmap: FmapRecord): string {
   const L = [`File:     ${path}`, `\tsize:    ${size}`];
+  // upstream's lines; a map on other devices than the primary says which (famfs-ts)
+  const onOthers = (fmap.type === 'simple' ? fmap.extents : fmap.extents.flatMap((ie) => ie.strips)).some((x) => x.devIndex !== 0);
+  const ext = (x: SimpleExtent): string => `\t\t${x.offset.toString(16)}\t${x.len}${onOthers ? `\tdaxdev ${x.devIndex}` : ''}`;
   if (fmap.type === 'simple') {
     L.push(`\textents: ${fmap.extents.length}`);
-    for (const x of fmap.extents) L.push(`\t\t${x.offset.toString(16)}\t${x.len}`);
+    for (const x of fmap.extents) L.push(ext(x));
   } else {
     L.push(`\textents: ${fmap.extents.length}`);
     for (const ie of fmap.extents) {
       L.push(`Interleave_Param chunk_size: ${ie.chunkSize}`);
       L.push(`Interleaved extent has ${ie.nstrips} strips:`);
-      for (const s of ie.strips) L.push(`\t\t${s.offset.toString(16)}\t${s.len}`);
+      for (const s of ie.strips) L.push(ext(s));
     }
   }
   return `${L.join('\n')}\n`;

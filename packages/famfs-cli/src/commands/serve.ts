@@ -1,5 +1,5 @@
 import { Famfs, FamfsError, usageError } from '@famfs/core';
-import { DEFAULT_FAMFS_PROFILE, DaxWindow, FamfsFuseFs, WINDOW_UNIT, WindowChannel, FamfsProfiles, type FamfsProfileName, Logger, Session, primaryDaxdev, seqpacketTransport } from '@famfs/fuse';
+import { DEFAULT_FAMFS_PROFILE, DaxWindow, FamfsFuseFs, WINDOW_UNIT, WindowChannel, FamfsProfiles, type FamfsProfileName, Logger, Session, famfsDaxdevs, seqpacketTransport } from '@famfs/fuse';
 import { Command } from 'commander';
 import { deviceOf, systemUuidOf } from '../context.js';
 import { parseSize, parseUint, text } from '../sizes.js';
@@ -61,7 +61,7 @@ export const serveSpec: CommandSpec<ServeContext> = {
         // a socket's send buffer (~208 KiB by default) bounds one message:
         // offer 128 KiB requests, not /dev/fuse's 1 MiB
         maxWrite: 128 * 1024,
-        daxdevs: [primaryDaxdev(famfs, device)],
+        daxdevs: famfsDaxdevs(famfs, device),
         log,
         window,
       });

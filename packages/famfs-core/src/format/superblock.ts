@@ -1,6 +1,6 @@
 import { FormatError, StructReader, StructWriter, decodeCString, encodeCString } from './codec.js';
 import {
-  DEVNAME_FIELD_LEN, OMF_MAJOR, OMF_MINOR, SB_MAGIC, SB_VERSION, SuperblockLayout as SB, VALID_ALLOC_UNITS,
+  DEVNAME_FIELD_LEN, OMF_MAJOR, OMF_MINOR, SB_MAGIC, SB_VERSION, SUPERBLOCK_SIZE, SbFlag, SuperblockLayout as SB, VALID_ALLOC_UNITS,
 } from './constants.js';
 import { crc32 } from './crc32.js';
 import { isPowerOfTwo } from './math.js';
@@ -99,7 +99,20 @@ export function decodeSuperblock(bytes: Uint8Array): Superblock {
  */
 export type SuperblockStatus =
   | { ok: true; sb: Superblock }
-  | { ok: false; reason: 'no-magic' | 'wrong-version' | 'bad-crc' | 'bad-alloc-unit' | 'bad-geometry'; message: string; sb: Superblock };
+  | { ok: false; reason: 'no-magic' | 'wrong-version' | 'bad-crc' | 'bad-alloc-unit' | 'bad-geometry' | 'secondary'; message: string; sb: Superblock };
+
+/**
+ * A secondary superblock (famfs-ts's reading of upstream's multi-daxdev
+ * roadmap, phase 2; see docs/on-media-format.md): the struct of a primary,
+ * with `ts_sb_flags` = SECONDARY and no log (`ts_log_offset` =
+ * `ts_log_len` = 0, both under the CRC), `ts_uuid` = the file system's
+ * UUID, `ts_dev_uuid` = this device's (the UUID its ADD_DAXDEV entry
+ * names), and the primary's device UUID in `ts_daxdev.dd_uuid` (a field no
+ * famfs tool uses, so that ts_crc keeps its offset).
+ */
+export function isSecondary(sb: Superblock): boolean {
+  return (sb.flags & SbFlag.SECONDARY) !== 0 && sb.logOffset === 0 && sb.logLen === 0;
+}
 
 /**
  * Validate a superblock. `deviceSize`, when known, also bounds the log region
@@ -126,8 +139,34 @@ export function checkSuperblock(bytes: Uint8Array, deviceSize?: number): Superbl
   if (!VALID_ALLOC_UNITS.includes(sb.allocUnit)) {
     return { ok: false, reason: 'bad-alloc-unit', sb, message: `superblock alloc unit ${sb.allocUnit} is invalid (must be 4096 or 2 MiB)` };
   }
+  if (isSecondary(sb)) {
+    return {
+      ok: false, reason: 'secondary', sb,
+      message: `a secondary device of famfs file system ${sb.uuid} (daxdev ${sb.devUuid}; its primary is device ${sb.daxdev.uuid}): use the primary device or the mount point`,
+    };
+  }
   const geometry = checkGeometry(sb, deviceSize);
   if (geometry !== undefined) return { ok: false, reason: 'bad-geometry', sb, message: geometry };
+  return { ok: true, sb };
+}
+
+/**
+ * Validate a secondary superblock: magic, version, CRC and alloc unit as a
+ * primary's, then the secondary's shape (flag, no log, a sane recorded
+ * size that fits `deviceSize` when known).
+ */
+export function checkSecondarySuperblock(bytes: Uint8Array, deviceSize?: number): SuperblockStatus {
+  const st = checkSuperblock(bytes, deviceSize);
+  if (st.ok) return { ok: false, reason: 'bad-geometry', sb: st.sb, message: `a primary superblock (file system ${st.sb.uuid}), not a secondary` };
+  if (st.reason !== 'secondary') return st;
+  const sb = st.sb;
+  const size = sb.daxdev.size;
+  if (!Number.isSafeInteger(size) || size < SUPERBLOCK_SIZE + sb.allocUnit) {
+    return { ok: false, reason: 'bad-geometry', sb, message: `secondary superblock device size ${Number.isNaN(size) ? '(past 2^53)' : size} is invalid` };
+  }
+  if (deviceSize !== undefined && size > deviceSize) {
+    return { ok: false, reason: 'bad-geometry', sb, message: `secondary superblock says ${size} bytes, the device has ${deviceSize}` };
+  }
   return { ok: true, sb };
 }
 

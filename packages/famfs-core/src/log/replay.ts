@@ -1,7 +1,7 @@
 import { AllocBitmap } from '../alloc/bitmap.js';
 import type { Device } from '../device.js';
 import {
-  FileMetaLayout as FileMeta, LogEntryLayout as LE, LogHeaderLayout as LH, MkdirLayout as MkdirMeta,
+  FileMetaLayout as FileMeta, LogEntryLayout as LE, LogHeaderLayout as LH, MkdirLayout as MkdirMeta, SUPERBLOCK_SIZE,
 } from '../format/constants.js';
 import {
   type EntryFault, type FileEntryBody, type FmapRecord, type SimpleExtent, decodeLogEntry, decodeLogHeader,
@@ -18,7 +18,7 @@ import { LogCheckAcc } from '@famfs/native';
 import { LogPathTable, PATH_HASH_SEED, cstringLength, hashBytes } from './paths.js';
 
 /** Why replay skipped an entry. */
-export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent';
+export type ReplayFault = EntryFault | 'bad-path' | 'no-parent' | 'bad-extent' | 'bad-daxdev';
 
 export interface ReplayProblem {
   index: number;
@@ -64,13 +64,22 @@ export interface DaxdevRecord {
 }
 
 /**
+ * The most devices one file system spans (upstream's roadmap: "a real value
+ * (e.g. 64)"; the V10 kernel's table has 24 slots, its successor 64).
+ */
+export const MAX_DAXDEVS = 64;
+
+/**
  * Replays the log into a namespace and an allocation bitmap, from a cursor:
  * a second `replay()` reads only the entries appended since the first. Bad
  * entries are skipped, counted and described; they never stop the scan.
  */
 export class LogReplayer {
   readonly namespace = new Namespace();
+  /** the primary's allocation bitmap (bitmaps[0]) */
   readonly bitmap: AllocBitmap;
+  /** one allocation bitmap per device, by daxdev index */
+  readonly bitmaps: AllocBitmap[];
   readonly daxdevs: DaxdevRecord[];
   /** index of the next entry to replay */
   cursor = 0;
@@ -101,6 +110,7 @@ export class LogReplayer {
     this.firstDataOffset = sb.logOffset + sb.logLen;
     // The superblock and the log are allocated before any file.
     this.bitmap.claim(0, Math.min(this.firstDataOffset, this.bitmap.capacity));
+    this.bitmaps = [this.bitmap];
     this.daxdevs = [{ index: 0, uuid: sb.devUuid, size: deviceSize }];
     // (the path tables hold log offsets as 31-bit numbers: a log of 2 GiB or more replays with nodes)
     this.checkOnly = opts.fileNodes === false && sb.logLen <= MAX_CHECKED_LOG;
@@ -171,7 +181,7 @@ export class LogReplayer {
         // Extents are claimed for every well-formed file entry, even one whose
         // path exists already: two entries mapping the same memory is exactly
         // the cross-link fsck must report.
-        for (const ext of extentsOf(f.fmap)) this.bitmap.claim(ext.offset, ext.len);
+        for (const ext of extentsOf(f.fmap)) this.bitmaps[ext.devIndex]!.claim(ext.offset, ext.len);
         this.fileEntries++;
         this.sumFileSizes += f.size;
         const r = this.filePaths === undefined
@@ -182,11 +192,22 @@ export class LogReplayer {
         return;
       }
       case 'daxdev': {
+        // upstream's accumulator rules (famfs_daxdev_table_add): dense and in
+        // order, no UUID twice, a bounded table; and a size that holds the
+        // secondary superblock and one allocation unit
         const dd = e.daxdev;
-        if (dd.index !== this.daxdevs.length) {
-          return reject(stats, index, 'bad-extent', `entry ${index}: daxdev index ${dd.index} is not the next index (${this.daxdevs.length})`);
+        const what = `entry ${index}: daxdev ${dd.index} (${dd.uuid})`;
+        if (dd.index !== this.daxdevs.length) return reject(stats, index, 'bad-daxdev', `${what}: index is not the next one (${this.daxdevs.length})`);
+        if (this.daxdevs.length >= MAX_DAXDEVS) return reject(stats, index, 'bad-daxdev', `${what}: the table is full (${MAX_DAXDEVS} devices)`);
+        const twin = this.daxdevs.find((d) => d.uuid === dd.uuid);
+        if (twin !== undefined) return reject(stats, index, 'bad-daxdev', `${what}: the UUID of daxdev ${twin.index} again`);
+        if (!Number.isSafeInteger(dd.size) || dd.size < SUPERBLOCK_SIZE + this.sb.allocUnit) {
+          return reject(stats, index, 'bad-daxdev', `${what}: size ${dd.size} cannot hold a secondary superblock and one allocation unit`);
         }
         this.daxdevs.push({ index: dd.index, uuid: dd.uuid, size: dd.size });
+        const bm = new AllocBitmap(dd.size, this.sb.allocUnit);
+        bm.claim(0, SUPERBLOCK_SIZE); // its secondary superblock
+        this.bitmaps.push(bm);
         stats.daxdevs++;
         return;
       }
@@ -285,13 +306,20 @@ export class LogReplayer {
   private fmapProblem(f: FileEntryBody): string | undefined {
     const au = this.sb.allocUnit;
     const check = (x: SimpleExtent, what: string): string | undefined => {
-      if (x.devIndex !== 0) return `${what} is on daxdev ${x.devIndex}, which this file system does not have (only the primary, 0)`;
+      const bm = this.bitmaps[x.devIndex];
+      if (bm === undefined) {
+        return this.bitmaps.length === 1
+          ? `${what} is on daxdev ${x.devIndex}, which this file system does not have (only the primary, 0)`
+          : `${what} is on daxdev ${x.devIndex}, which this file system does not have (0..${this.bitmaps.length - 1})`;
+      }
       if (x.offset === 0) return `${what} is at device offset 0`;
       if (x.len === 0) return `${what} has length 0`;
       if (x.offset % au !== 0) return `${what} offset 0x${x.offset.toString(16)} is not a multiple of the alloc unit`;
-      if (x.offset < this.firstDataOffset) return `${what} at 0x${x.offset.toString(16)} overlaps the superblock or log`;
-      if (x.offset + x.len > this.bitmap.capacity) {
-        return `${what} [0x${x.offset.toString(16)}, 0x${(x.offset + x.len).toString(16)}) lies past the device end (0x${this.bitmap.capacity.toString(16)})`;
+      if (x.devIndex === 0 && x.offset < this.firstDataOffset) return `${what} at 0x${x.offset.toString(16)} overlaps the superblock or log`;
+      if (x.devIndex !== 0 && x.offset < SUPERBLOCK_SIZE) return `${what} at 0x${x.offset.toString(16)} overlaps daxdev ${x.devIndex}'s superblock`;
+      if (x.offset + x.len > bm.capacity) {
+        const end = x.devIndex === 0 ? 'the device end' : `the end of daxdev ${x.devIndex}`;
+        return `${what} [0x${x.offset.toString(16)}, 0x${(x.offset + x.len).toString(16)}) lies past ${end} (0x${bm.capacity.toString(16)})`;
       }
       return undefined;
     };
