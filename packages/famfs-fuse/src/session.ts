@@ -41,6 +41,14 @@ export function famfsDaxdevs(famfs: Famfs, primaryPath: string): () => DaxdevInf
 }
 
 /**
+ * The devices a DAX window maps from: every device of the file system found
+ * on this host now (the primary at `primaryPath`), writable on the master.
+ */
+export function famfsWindowDevices(famfs: Famfs, primaryPath: string): Array<{ index: number; path: string; writable: boolean }> {
+  return famfsDaxdevs(famfs, primaryPath)().map((d) => ({ index: d.index, path: d.path, writable: famfs.role === 'master' }));
+}
+
+/**
  * Told when a file handle is given out (OPEN, before its reply is written)
  * and when it goes (RELEASE, before its reply): the native request queues
  * publish and withdraw the handle's run table here (native-queues.ts).
