@@ -969,8 +969,8 @@ describe('a file system on two devices, then three', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('GET_DAXDEV answers every index with its path here; GET_FMAP carries each extent\'s index; .meta/.superblock.1 maps daxdev 1; a device added later is answered at once', async () => {
-    const s = serve(fs2, 'error', true, { daxdevs: famfsDaxdevs(fs2, paths[0]!) });
+  it('GET_DAXDEV answers every index with its path here; GET_FMAP refuses (EOPNOTSUPP) a map the V10 kernel would refuse; a device added later is answered at once', async () => {
+    const s = serve(fs2, 'warn', true, { daxdevs: famfsDaxdevs(fs2, paths[0]!) });
     try {
       const call = (op: number, nodeid: bigint, body?: Uint8Array) => {
         const u = s.kernel.unique();
@@ -989,21 +989,25 @@ describe('a file system on two devices, then three', () => {
       const none = call(Op.GET_DAXDEV, 0n, getDaxdevIn(2));
       expect(await none.got).toEqual(errorReply(none.u, E.ENODEV));
 
+      // the V10 kernel refuses an fmap with an extent off daxdev 0 (and fails the open with EINVAL):
+      // GET_FMAP says EOPNOTSUPP instead, for a file on daxdev 1, one across both, and .meta/.superblock.1
       const on1 = fs2.statFile('on1');
-      const x = on1.fmap.type === 'simple' ? on1.fmap.extents[0]! : undefined;
-      expect(x?.devIndex).toBe(1);
-      const g1 = call(Op.GET_FMAP, await lookup(ROOT, 'on1'), getxattrIn(32768));
-      expect(await g1.got).toEqual(reply(g1.u, fmapHeader(0, 0, 1, 4 * MiB), simpleExt(1, x!.offset, x!.len)));
-
+      expect(on1.fmap.type === 'simple' ? on1.fmap.extents[0]!.devIndex : -1).toBe(1);
       const both = fs2.statFile('both');
       const strips = both.fmap.type === 'interleave' ? both.fmap.extents[0]!.strips : [];
       expect(new Set(strips.map((st) => st.devIndex))).toEqual(new Set([0, 1]));
-      const g2 = call(Op.GET_FMAP, await lookup(ROOT, 'both'), getxattrIn(32768));
-      expect(await g2.got).toEqual(reply(g2.u, fmapHeader(0, 1, 1, 8 * MiB), iext(2, CHUNK, 8 * MiB), ...strips.map((st) => simpleExt(st.devIndex, st.offset, st.len))));
-
       const meta = await lookup(ROOT, '.meta');
-      const g3 = call(Op.GET_FMAP, await lookup(meta, '.superblock.1'), getxattrIn(32768));
-      expect(await g3.got).toEqual(reply(g3.u, fmapHeader(1, 0, 1, 2 * MiB), simpleExt(1, 0, 2 * MiB)));
+      for (const nodeid of [await lookup(ROOT, 'on1'), await lookup(ROOT, 'both'), await lookup(meta, '.superblock.1')]) {
+        const g = call(Op.GET_FMAP, nodeid, getxattrIn(32768));
+        expect(await g.got).toEqual(errorReply(g.u, E.EOPNOTSUPP));
+      }
+      expect(s.allLogLines.filter((l) => /warn GET_FMAP/.test(l))).toHaveLength(3);
+      expect(s.allLogLines.find((l) => /warn GET_FMAP/.test(l))).toMatch(/has an extent on daxdev 1, and this famfs kernel maps daxdev 0\.\.0 only/);
+      // a file on daxdev 0 of the same file system maps as ever
+      fs2.createFile('on0', 2 * MiB, { device: 0 });
+      const x0 = fs2.statFile('on0').fmap;
+      const g0 = call(Op.GET_FMAP, await lookup(ROOT, 'on0'), getxattrIn(32768));
+      expect(await g0.got).toEqual(reply(g0.u, fmapHeader(0, 0, 1, 2 * MiB), simpleExt(0, x0.type === 'simple' ? x0.extents[0]!.offset : -1, 2 * MiB)));
 
       // devadd while served: the next GET_DAXDEV sees the new device
       fs2.addDaxdev(paths[2]!);

@@ -200,6 +200,16 @@ export class Session {
     return this.famfsProfile !== null;
   }
 
+  /** A warning in the daemon's log (what a handler wants an administrator to see). */
+  warn(message: string): void {
+    this.opts.log.warn(message);
+  }
+
+  /** Daxdev indexes the negotiated famfs kernel maps (GET_FMAP refuses a file with an extent past them). */
+  get fmapDaxdevs(): number {
+    return this.famfsProfile?.fmapDaxdevs ?? 0;
+  }
+
   get initialized(): boolean {
     return this.state === 'ready';
   }
@@ -651,6 +661,14 @@ const TABLE: Table = {
   // fuse_famfs_fmap_header + extents
   GET_FMAP: (s, req) => {
     const m = s.fs.getFmap(req.header.nodeid);
+    // a map this kernel would refuse (and with it the open, as EINVAL): say why, once per request, as EOPNOTSUPP
+    const limit = s.fmapDaxdevs;
+    const off = (m.fmap.type === 'simple' ? m.fmap.extents : m.fmap.extents.flatMap((x) => x.strips)).find((x) => x.devIndex >= limit);
+    if (off !== undefined) {
+      const why = `GET_FMAP nodeid ${req.header.nodeid}: the file has an extent on daxdev ${off.devIndex}, and this famfs kernel maps daxdev 0..${limit - 1} only (mount with -o famfs_mode=off to read it)`;
+      s.warn(why); // the opener sees only EOPNOTSUPP: the daemon's log says why
+      throw new FamfsError('EOPNOTSUPP', 'GET_FMAP', why);
+    }
     const fileType = m.fileType === 'superblock' ? P.FamfsFileType.SUPERBLOCK : m.fileType === 'log' ? P.FamfsFileType.LOG : P.FamfsFileType.REG;
     return [P.encodeGetFmapReply({ fileType, fileSize: m.size, fmap: fuseFmap(m.fmap, m.size) }, { maxSize: req.arg.size })];
   },
