@@ -12,7 +12,11 @@
  *   is refused in one line and nothing is mounted;
  * - the bytes read through the mount are the bytes written offline;
  * - a host with no record of where the secondary is finds it by reading the
- *   superblocks of /dev/dax* (daxdev list from an empty state directory).
+ *   superblocks of /dev/dax* (daxdev list from an empty state directory);
+ * - with the experimental `-o famfs_daxdevs=2` the daemon hands the kernel
+ *   the maps anyway: the kernel refuses each one naming daxdev 1 (open
+ *   fails with EINVAL, "alignment errors" in its log), never asks
+ *   GET_DAXDEV for index 1, and maps the file on daxdev 0.
  *
  * Then three guests on two shared memories (both regions backed by host
  * files): the master adds the second device to its mounted file system; a
@@ -65,6 +69,7 @@ ${devdaxNamespace({ namespace: 'namespace1.0' })}
 ./bin/mkfs.famfs /dev/dax0.0 /dev/dax1.0 >/dev/null
 $F -D /dev/dax0.0 creat -N 2 -s 24m -r -S 61 striped
 $F -D /dev/dax0.0 creat --daxdev 1 -s 6m -r -S 62 on1
+$F -D /dev/dax0.0 creat --daxdev 0 -s 4m -r -S 63 on0
 echo "striped_devs=$($F -D /dev/dax0.0 getmap striped | sed -n 's/^.*\\tdaxdev \\([0-9]\\)$/\\1/p' | sort | tr -d '\\n')"
 echo "striped_offline=$($F -D /dev/dax0.0 cat striped | sha256sum | cut -c1-64)"
 echo "ndev=$($F daxdev list --json /dev/dax0.0 | grep -c '"index"')"
@@ -86,6 +91,15 @@ $F verify -S 62 -f $M/on1 >/dev/null && echo on1_verify=ok
 echo "meta=$(ls -a $M/.meta | tr '\\n' ' ')"
 $F umount $M
 $F fsck /dev/dax0.0 >/dev/null && echo fsck=clean
+# experimental famfs_daxdevs=2: famfs mode for both devices; the V10 kernel refuses every map off daxdev 0
+$F mount -o famfs_daxdevs=2 /dev/dax0.0 $M
+echo "x_path=$($F status --json $M | grep -o '"dataPath": *"[a-z-]*"' | grep -o '[a-z-]*"$' | tr -d '"')"
+$F verify -S 63 -f $M/on0 >/dev/null && echo x_on0=ok
+if cat $M/on1 >/dev/null 2>/tmp/x_err; then echo x_on1=read; else echo "x_on1_err=$(cat /tmp/x_err)"; fi
+if cat $M/striped >/dev/null 2>/tmp/x_err; then echo x_striped=read; else echo "x_striped_err=$(cat /tmp/x_err)"; fi
+echo "x_dmesg=$(dmesg | grep -c 'alignment errors found')"
+echo "x_status=$($F status --json $M | tr -d '\n')"
+$F umount $M
 `;
     const r = await vm.runGuest({
       name: 'multi-daxdev', script,
@@ -110,6 +124,17 @@ $F fsck /dev/dax0.0 >/dev/null && echo fsck=clean
     expect(out.get('on1_verify'), fail).toBe('ok');
     expect(out.get('meta')).toBe('. .. .log .superblock .superblock.1 ');
     expect(out.get('fsck')).toBe('clean');
+    // famfs_daxdevs=2: the kernel itself refuses the maps with an extent on daxdev 1 (EINVAL at open,
+    // "N alignment errors found" in its log) and maps the file on daxdev 0
+    expect(out.get('x_path'), fail).toBe('famfs-dax');
+    expect(out.get('x_on0'), fail).toBe('ok');
+    expect(out.get('x_on1_err'), fail).toMatch(/Invalid argument/);
+    expect(out.get('x_striped_err'), fail).toMatch(/Invalid argument/);
+    expect(Number(out.get('x_dmesg')), fail).toBeGreaterThanOrEqual(2);
+    const xs = JSON.parse(out.get('x_status') ?? '{}') as { ops: Record<string, number> };
+    expect(xs.ops.GET_FMAP, JSON.stringify(xs.ops)).toBeGreaterThanOrEqual(3);
+    // GET_DAXDEV only for daxdev 0: the kernel never took a map that names daxdev 1
+    expect(xs.ops.GET_DAXDEV, JSON.stringify(xs.ops)).toBe(1);
     console.log(`multi-daxdev VM: boot ${r.bootMs} ms, script ${r.scriptMs} ms, wall ${r.durationMs} ms`);
   }, 240_000);
 

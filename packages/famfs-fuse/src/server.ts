@@ -10,6 +10,7 @@ import { FamfsMode } from './famfs-mode.js';
 import type { MountRequest } from './daemon.js';
 import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
+import { FamfsProfiles } from './protocol/index.js';
 import { famfsMountAt, mountFuse, unmount } from './mounts.js';
 import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
 import { Session, famfsDaxdevs, famfsWindowDevices } from './session.js';
@@ -164,7 +165,8 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   }
   const iomap = iomapBacking(famfs, req.device, fd, log);
   const fuseFs = new FamfsFuseFs(famfs, { cache: req.cache, timeout: req.timeout });
-  const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log);
+  const kernelDaxdevs = req.famfsDaxdevs ?? FamfsProfiles[req.profile].fmapDaxdevs;
+  const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log, kernelDaxdevs);
   const channel = openChannel(req, fd, famfs.role === 'master', famfs.dev.kind === 'dax', log);
   const transport = channel.transport;
   const publisher = channel.queues === undefined ? undefined : runTablePublisher(channel.queues, fuseFs, log);
@@ -208,6 +210,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     daxdevs: famfsDaxdevs(famfs, req.device),
     log,
     famfsMode: mode.wanted,
+    fmapDaxdevs: kernelDaxdevs,
     window,
     iomap: iomap?.options,
     prepareFamfs: () => {

@@ -75,6 +75,8 @@ export interface SessionOptions {
    * file with EIO, so READ/WRITE it is. Default false.
    */
   famfsMode?: boolean;
+  /** daxdev indexes the famfs kernel maps (default: the profile's fmapDaxdevs); GET_FMAP refuses a map past them */
+  fmapDaxdevs?: number;
   /**
    * Called during INIT when the kernel offers DAX_FMAP and famfsMode asks for
    * it, before the reply is sent: make the device usable by the kernel (the
@@ -207,7 +209,8 @@ export class Session {
 
   /** Daxdev indexes the negotiated famfs kernel maps (GET_FMAP refuses a file with an extent past them). */
   get fmapDaxdevs(): number {
-    return this.famfsProfile?.fmapDaxdevs ?? 0;
+    if (this.famfsProfile === null) return 0;
+    return this.opts.fmapDaxdevs ?? this.famfsProfile.fmapDaxdevs;
   }
 
   get initialized(): boolean {
