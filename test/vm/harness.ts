@@ -589,3 +589,13 @@ export async function waitForFile(file: string, ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The `key=value` lines a guest script printed, as a map (the first `=` splits; a later line wins). */
+export function kv(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of stdout.split('\n')) {
+    const i = l.indexOf('=');
+    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
+  }
+  return m;
+}

@@ -30,7 +30,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needs } from '../helpers.js';
-import { type Guest, GuestError, VmHarness, daxDriver, devdaxNamespace, vmRequirements, waitForFile } from './harness.js';
+import { type Guest, GuestError, VmHarness, daxDriver, devdaxNamespace, vmRequirements, waitForFile, kv } from './harness.js';
 
 const MASTER = '21212121-3333-4444-8555-666677778888';
 const CLIENT_RW = '31313131-3333-4444-8555-666677778888';
@@ -43,14 +43,6 @@ const waitDax = `for d in /dev/dax0.0 /dev/dax1.0; do i=0; while [ ! -e $d ]; do
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
-function kv(stdout: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of stdout.split('\n')) {
-    const i = l.indexOf('=');
-    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
-  }
-  return m;
-}
 
 describe.runIf(needs('multi-device famfs in a VM (a famfs kernel under qemu)', vmRequirements()))('a file system on two dax devices, on the famfs kernel', () => {
   let vm: VmHarness;
