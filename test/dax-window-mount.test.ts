@@ -148,7 +148,7 @@ describe.runIf(needsRoot('famfs mount -o dax_window', [devFuseReq]))('famfs moun
 });
 
 describe('famfs serve --dax-window: the window through the real CLI, a VMM in this process', () => {
-  it('SETUPMAPPING from the test kernel maps the file; the VMM that took the window socket reads its bytes', async () => {
+  it.each([[1], [2]])('SETUPMAPPING from the test kernel maps the file; the VMM that took the window socket reads its bytes (%i device(s); with 2 the file is on daxdev 1)', async (ndev) => {
     requireBuiltCli();
     const SYS3 = '6f0e0d0c-0b0a-4908-8706-0504030201ab';
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-window-serve-'));
@@ -157,9 +157,11 @@ describe('famfs serve --dax-window: the window through the real CLI, a VMM in th
     try {
       const img = path.join(dir, 'famfs.img');
       const sock = path.join(dir, 'window.sock');
-      const env = { FAMFS_SYSTEM_UUID: SYS3 };
-      expect(runBin('mkfs.famfs', ['--create-size', '1g', img], env).status).toBe(0);
-      expect(runBin('famfs', ['-D', img, 'creat', '-s', '6m', '-r', '-S', '9', 'f'], env).status).toBe(0);
+      const env = { FAMFS_SYSTEM_UUID: SYS3, FAMFS_STATE_DIR: path.join(dir, 'state') };
+      const secondaries = ndev === 2 ? [path.join(dir, 'second.img')] : [];
+      expect(runBin('mkfs.famfs', ['--create-size', '1g', img, ...secondaries], env).status).toBe(0);
+      expect(runBin('famfs', ['-D', img, 'creat', ...(ndev === 2 ? ['--daxdev', '1'] : []), '-s', '6m', '-r', '-S', '9', 'f'], env).status).toBe(0);
+      if (ndev === 2) expect(runBin('famfs', ['-D', img, 'getmap', 'f'], env).stdout).toMatch(/\tdaxdev 1$/m);
       const want = new Uint8Array(6 * MiB);
       new RandomStream(9).fill(want);
       child = spawn(path.join(REPO, 'bin/famfs'), ['-D', img, 'serve', '--fd', '3', '--dax-window', '32m', '--window-socket', sock], {

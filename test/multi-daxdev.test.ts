@@ -175,6 +175,13 @@ describe.runIf(needsRoot('multi-device famfs mounts', [devFuseReq]))('mounted: a
       ok(c.famfs('mount', imgs[0]!, cm));
       const st = JSON.parse(ok(m.famfs('status', '--json', mm))) as { role: string };
       expect(st.role).toBe('master');
+      // df sums the devices: three of 256 MiB
+      const df = (mnt: string): number => {
+        const sf = fs.statfsSync(mnt);
+        return sf.blocks * sf.bsize;
+      };
+      expect(df(mm)).toBe(768 * MiB);
+      expect(df(cm)).toBe(768 * MiB);
       ok(m.famfs('creat', '-N', '3', '-s', '24m', '-r', '-S', '41', path.join(mm, 'striped')));
       ok(m.famfs('mkdir', path.join(mm, 'd')));
       ok(m.famfs('creat', '--daxdev', '1', '-s', '5m', '-r', '-S', '42', path.join(mm, 'd', 'on1')));
@@ -199,6 +206,7 @@ describe.runIf(needsRoot('multi-device famfs mounts', [devFuseReq]))('mounted: a
       await waitForFile(path.join(cm, 'on3'));
       expect(ok(c.famfs('verify', '-S', '43', '-f', path.join(cm, 'on3')))).toContain('Success');
       expect((JSON.parse(ok(c.famfs('daxdev', 'list', '--json', cm))) as Daxdev[]).map((d) => d.path)).toEqual(imgs);
+      expect(df(cm)).toBe(832 * MiB);
       // devadd is the master's: the client's daemon refuses
       expect(fails(c.famfs('devadd', cm, path.join(dir, 'x.img')))).toMatch(/client|master/);
       ok(c.famfs('umount', cm));

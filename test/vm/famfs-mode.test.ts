@@ -19,21 +19,12 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needs, onPathReq } from '../helpers.js';
-import { VmHarness, daxDriver, devdaxNamespace, vmRequirements } from './harness.js';
+import { VmHarness, daxDriver, devdaxNamespace, vmRequirements, kv } from './harness.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const MMAP_FILE = path.join(HERE, 'mmap-file.py');
 const MASTER = '11112222-3333-4444-8555-666677778888';
 
-/** Lines `key=value` the guest script printed, as a map. */
-function kv(stdout: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of stdout.split('\n')) {
-    const i = l.indexOf('=');
-    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
-  }
-  return m;
-}
 
 describe.runIf(needs('famfs-mode VM tests (a famfs kernel under qemu)', [...vmRequirements(), onPathReq('python3')]))('famfs mode on a famfs kernel', () => {
   let vm: VmHarness;

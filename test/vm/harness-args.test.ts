@@ -88,7 +88,32 @@ describe('qemuArgs', () => {
 
     fs.truncateSync(shm, 256 * MiB);
     expect(() => qemuArgs(files, { sharedMemory: shm, pmem: [{ offset: 1 * GiB, size: 512 * MiB }] })).toThrow(/shared memory file is/);
-    expect(() => qemuArgs(files, { sharedMemory: shm, pmem: [] })).toThrow(/exactly one pmem region/);
+    expect(() => qemuArgs(files, { sharedMemory: shm, pmem: [] })).toThrow(/1 shared memory files for 0 pmem regions/);
+  });
+
+  it('two shared regions: RAM, file, RAM between, file, RAM above — each file exactly under its memmap=', () => {
+    const d = tmp.make();
+    const [a, b] = ['a', 'b'].map((n) => {
+      const f = path.join(d, n);
+      fs.writeFileSync(f, '');
+      fs.truncateSync(f, 256 * MiB);
+      return f;
+    });
+    // regions given out of order: the files follow offset order
+    const pmem = [{ offset: 1536 * MiB, size: 256 * MiB }, { offset: 1 * GiB, size: 256 * MiB }];
+    const args = qemuArgs(files, { sharedMemory: [a!, b!], pmem });
+    expect(values(args, '-m')).toEqual(['2048M']);
+    expect(values(args, '-object')).toEqual([
+      'memory-backend-ram,id=m0,size=1024M',
+      `memory-backend-file,id=m1,size=256M,mem-path=${a},share=on`,
+      'memory-backend-ram,id=m2,size=256M',
+      `memory-backend-file,id=m3,size=256M,mem-path=${b},share=on`,
+      'memory-backend-ram,id=m4,size=256M',
+    ]);
+    expect(values(args, '-numa')).toHaveLength(5);
+    // the node sizes add up to -m
+    expect(values(args, '-object').reduce((n, o) => n + Number(/size=(\d+)M/.exec(o)![1]), 0)).toBe(2048);
+    expect(() => qemuArgs(files, { sharedMemory: [a!], pmem })).toThrow(/1 shared memory files for 2 pmem regions/);
   });
 });
 

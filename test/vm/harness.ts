@@ -168,11 +168,13 @@ export interface GuestOptions {
    */
   pmem?: PmemRegion[];
   /**
-   * A host file (made by `VmHarness.sharedMemoryFile`) that backs the one
-   * pmem region instead of guest-private RAM. The guest's RAM becomes three
-   * NUMA nodes: RAM below the region, the file (mapped shared), RAM above.
+   * Host files (made by `VmHarness.sharedMemoryFile`) that back the pmem
+   * regions instead of guest-private RAM: one file, or one per region in
+   * offset order. The guest's RAM becomes NUMA nodes: RAM below the first
+   * region, the first file (mapped shared), RAM between, the next file, …,
+   * RAM above the last.
    */
-  sharedMemory?: string;
+  sharedMemory?: string | string[];
   /** more kernel command-line arguments */
   kernelArgs?: string[];
   /** kill the guest after this long (default 120 s); `runGuest` then rejects */
@@ -301,20 +303,25 @@ export function qemuArgs(
   const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', '1'];
   const end = Math.max(0, ...regions.map((r) => r.offset + r.size));
   if (opts.sharedMemory !== undefined) {
-    if (regions.length !== 1) throw new Error('sharedMemory backs exactly one pmem region');
-    const r = regions[0]!;
-    const fileSize = fs.statSync(opts.sharedMemory).size;
-    if (fileSize !== r.size) throw new Error(`shared memory file is ${fileSize} bytes, the pmem region ${r.size}`);
-    // RAM below, the shared file exactly where memmap= puts the region, RAM above
-    args.push(
-      '-m', `${(end + RAM_TAIL) / MiB}M`,
-      '-object', `memory-backend-ram,id=m0,size=${r.offset / MiB}M`,
-      '-object', `memory-backend-file,id=m1,size=${r.size / MiB}M,mem-path=${qemuOpt(opts.sharedMemory)},share=on`,
-      '-object', `memory-backend-ram,id=m2,size=${RAM_TAIL / MiB}M`,
-      '-numa', 'node,nodeid=0,memdev=m0',
-      '-numa', 'node,nodeid=1,memdev=m1',
-      '-numa', 'node,nodeid=2,memdev=m2',
-    );
+    const files = typeof opts.sharedMemory === 'string' ? [opts.sharedMemory] : opts.sharedMemory;
+    if (files.length !== regions.length) throw new Error(`${files.length} shared memory files for ${regions.length} pmem regions: one file backs each region`);
+    const sorted = [...regions].sort((a, b) => a.offset - b.offset);
+    if (end > LOW_RAM_LIMIT) throw new Error('shared memory regions must lie below 3 GiB');
+    // RAM below each region, the shared file exactly where memmap= puts it, RAM above the last
+    args.push('-m', `${(end + RAM_TAIL) / MiB}M`);
+    const nodes: string[] = [];
+    let at = 0;
+    sorted.forEach((r, i) => {
+      const file = files[i]!;
+      const fileSize = fs.statSync(file).size;
+      if (fileSize !== r.size) throw new Error(`shared memory file is ${fileSize} bytes, the pmem region ${r.size}`);
+      nodes.push(`memory-backend-ram,id=m${nodes.length},size=${(r.offset - at) / MiB}M`);
+      nodes.push(`memory-backend-file,id=m${nodes.length},size=${r.size / MiB}M,mem-path=${qemuOpt(file)},share=on`);
+      at = r.offset + r.size;
+    });
+    nodes.push(`memory-backend-ram,id=m${nodes.length},size=${RAM_TAIL / MiB}M`);
+    for (const n of nodes) args.push('-object', n);
+    nodes.forEach((_, i) => args.push('-numa', `node,nodeid=${i},memdev=m${i}`));
   } else {
     // guest RAM up to the last region's end (above the hole, RAM continues at
     // 4 GiB with what -m has beyond 3 GiB), then the tail the firmware uses
@@ -581,4 +588,14 @@ export async function waitForFile(file: string, ms: number): Promise<boolean> {
     if (Date.now() >= until) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The `key=value` lines a guest script printed, as a map (the first `=` splits; a later line wins). */
+export function kv(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of stdout.split('\n')) {
+    const i = l.indexOf('=');
+    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
+  }
+  return m;
 }

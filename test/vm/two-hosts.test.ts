@@ -17,21 +17,13 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB, needs, onPathReq } from '../helpers.js';
-import { type Guest, GuestError, VmHarness, devdaxNamespace, vmRequirements, waitForFile } from './harness.js';
+import { type Guest, GuestError, VmHarness, devdaxNamespace, vmRequirements, waitForFile, kv } from './harness.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const MMAP_FILE = path.join(HERE, 'mmap-file.py');
 const MASTER = 'aaaa0001-0000-4000-8000-00000000000a';
 const CLIENT = 'bbbb0002-0000-4000-8000-00000000000b';
 
-function kv(stdout: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const l of stdout.split('\n')) {
-    const i = l.indexOf('=');
-    if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
-  }
-  return m;
-}
 
 /** Shell: wait (polling) for $SCRATCH/NAME, which the host makes; fail after `s` seconds. */
 const waitHost = (name: string, s = 150): string => `i=0; while [ ! -e $SCRATCH/${name} ]; do i=$((i+1)); [ $i -gt ${s * 5} ] && { echo "no ${name} from the host" >&2; exit 9; }; sleep 0.2; done`;

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { bufferIo } from './io.js';
 import { HELPER_EXIT_USAGE, helperOptions, runMountFamfs } from './mount-helper.js';
 import { versionText } from './version.js';
+import { parseMountOptions } from './commands/mount.js';
 
 describe('mount.famfs -o', () => {
   it("keeps famfs's own options, drops what belongs to mount(8), fstab and systemd", () => {
@@ -38,6 +39,17 @@ describe('mount.famfs -o', () => {
     expect(() => helperOptions(['cache=none,bogus'], false)).toThrow(/unknown or invalid mount option 'bogus'/);
     expect(() => helperOptions(['cache=sometimes'], false)).toThrow(/'cache=sometimes'/);
     expect(helperOptions(['cache=none,bogus'], true)).toEqual({ famfs: ['cache=none'], ignored: ['bogus'] });
+  });
+});
+
+describe('famfs mount -o famfs_daxdevs=N (experimental)', () => {
+  it('takes 1..64 and refuses the rest', () => {
+    expect(parseMountOptions(['famfs_daxdevs=2']).famfsDaxdevs).toBe(2);
+    expect(parseMountOptions(['famfs_daxdevs=64']).famfsDaxdevs).toBe(64);
+    expect(parseMountOptions([]).famfsDaxdevs).toBeUndefined();
+    for (const bad of ['famfs_daxdevs=0', 'famfs_daxdevs=65', 'famfs_daxdevs=02', 'famfs_daxdevs', 'famfs_daxdevs=x']) {
+      expect(() => parseMountOptions([bad]), bad).toThrow(/unknown or invalid mount option/);
+    }
   });
 });
 

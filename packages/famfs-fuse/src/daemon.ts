@@ -57,6 +57,14 @@ export interface MountRequest {
    */
   daxWindow?: number;
   /**
+   * Experimental: how many daxdev indexes the famfs kernel maps (default:
+   * the profile's — 1 for every known series, whose kernels refuse an fmap
+   * with an extent off daxdev 0 and fail the open with EINVAL). More lets a
+   * multi-device file system into famfs mode, for kernels past V10; the
+   * secondaries are not switched to fsdev_dax.
+   */
+  famfsDaxdevs?: number;
+  /**
    * Set by mountFamfs for the daemon: the file system UUID it checked. The
    * daemon refuses a device whose superblock says otherwise (the path was
    * swapped for another device in between).

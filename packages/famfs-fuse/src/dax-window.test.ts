@@ -274,7 +274,7 @@ describe('errors: a clear errno and nothing half-mapped', () => {
     fs.writeSync(fd1, img.famfs.dev.view(strip0.offset, strip0.len), 0, strip0.len, strip0.offset);
     fs.closeSync(fd1);
     const w = newWindow({ devices: [{ index: 0, path: img.image, writable: true }, { index: 1, path: second, writable: true }] });
-    // a file core cannot make: interleaved over daxdev 0 and 1 (chunk k on device k mod 2), both strips
+    // a test double's file, laid out by hand: interleaved over daxdev 0 and 1 (chunk k on device k mod 2), both strips
     // at striped.bin's first strip, so the bytes are striped.bin's chunks 0, 4, 8 …
     class TwoDeviceFs extends FamfsFuseFs {
       override fileOf(id: bigint): FileNode {

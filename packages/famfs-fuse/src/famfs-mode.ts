@@ -40,6 +40,8 @@ export class FamfsMode {
     private readonly device: string,
     private readonly wish: FamfsModeWish,
     private readonly log: Logger,
+    /** daxdev indexes the famfs kernel maps (1: daxdev 0 only, as the V10 series) */
+    private readonly kernelDaxdevs = 1,
   ) {
     this.daxName = daxDeviceName(device);
   }
@@ -54,9 +56,9 @@ export class FamfsMode {
     if (this.daxName === undefined) return `${this.device} is not a dax device`;
     if (!famfsModeAvailable()) return 'this kernel has no fsdev_dax driver (no famfs mode)';
     const n = this.famfs.daxdevTable().length;
-    if (n > 1) {
+    if (n > this.kernelDaxdevs) {
       // the famfs kernel (series V10) refuses every fmap with an extent on a daxdev other than 0
-      return `the file system spans ${n} devices, and the famfs kernel (kernel-v10) maps files on daxdev 0 only`;
+      return `the file system spans ${n} devices, and the famfs kernel maps files on ${this.kernelDaxdevs === 1 ? 'daxdev 0 only' : `daxdevs 0..${this.kernelDaxdevs - 1} only`}`;
     }
     return undefined;
   }

@@ -495,13 +495,16 @@ export class FamfsFuseFs {
   // ---------------------------------------------------------------- file system
 
   statfs(): { blocks: number; bfree: number; bavail: number; files: number; ffree: number; bsize: number; namelen: number; frsize: number } {
-    const bm = this.famfs.bitmap;
+    // every device of the file system (df sums them)
+    const bms = this.famfs.bitmaps;
+    const capacity = bms.reduce((n, b) => n + b.capacity, 0);
+    const free = bms.reduce((n, b) => n + b.freeBytes, 0);
     const bsize = 4096;
     const log = this.famfs.logUsage();
     return {
-      blocks: Math.floor(bm.capacity / bsize),
-      bfree: Math.floor(bm.freeBytes / bsize),
-      bavail: Math.floor(bm.freeBytes / bsize),
+      blocks: Math.floor(capacity / bsize),
+      bfree: Math.floor(free / bsize),
+      bavail: Math.floor(free / bsize),
       files: log.capacity,
       ffree: log.capacity - log.used,
       bsize,

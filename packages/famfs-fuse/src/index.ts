@@ -1,6 +1,6 @@
 export * from './protocol/index.js';
 export { FamfsFuseFs, type Attr as FsAttr, type CacheMode } from './filesystem.js';
-export { Session, famfsDaxdevs, primaryDaxdev, type SessionOptions, type DaxdevInfo, type HandleObserver } from './session.js';
+export { Session, famfsDaxdevs, famfsWindowDevices, primaryDaxdev, type SessionOptions, type DaxdevInfo, type HandleObserver } from './session.js';
 export { devFuseTransport, seqpacketTransport, type Transport } from './transport.js';
 export { QueueTransport, runTablePublisher, type QueueTransportOptions } from './native-queues.js';
 export { Logger, type LogLevel } from './log.js';

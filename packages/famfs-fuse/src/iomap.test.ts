@@ -52,7 +52,7 @@ const STRIPED = 17n;
 const SMALL = 18n;
 const DIR = 19n;
 const META_LOG = 4n;
-/** a file on two devices that core cannot make (replay admits daxdev 0 only): a test double serves it */
+/** a file on two devices with a chosen layout (chunk k on device k mod 2): a test double serves it, no second image needed */
 const TWO_DEV = 999n;
 
 const SIMPLE_SIZE = 4 * MiB;

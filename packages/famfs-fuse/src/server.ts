@@ -10,9 +10,10 @@ import { FamfsMode } from './famfs-mode.js';
 import type { MountRequest } from './daemon.js';
 import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
+import { FamfsProfiles } from './protocol/index.js';
 import { famfsMountAt, mountFuse, unmount } from './mounts.js';
 import { type DaemonState, daemonFiles, openRunDir, removeDaemonFiles, writeState } from './run-dir.js';
-import { Session, famfsDaxdevs } from './session.js';
+import { Session, famfsDaxdevs, famfsWindowDevices } from './session.js';
 import { type Transport, devFuseTransport } from './transport.js';
 import { QueueTransport, runTablePublisher } from './native-queues.js';
 import { FuseBackingType, type FuseQueues, fuseBackingClose, fuseBackingOpen, possibleCpus, setUringParameter, uringParameter } from '@famfs/native';
@@ -48,30 +49,55 @@ function openChannel(req: MountRequest, fd: number, master: boolean, dax: boolea
 /**
  * fuse-iomap, offered to a kernel that speaks it (none here): its series
  * maps only block devices, through a backing id the kernel gives for an
- * open fd (FUSE_DEV_IOC_BACKING_OPEN), asked for once INIT agrees. The fd
- * stays open for the mount's life.
+ * open fd (FUSE_DEV_IOC_BACKING_OPEN), asked for once INIT agrees — one per
+ * device of the file system (a device that is not a block device, or not
+ * found on this host, has none: its files' IOMAP_BEGIN is ENODEV). A device
+ * a client gains later gets its id on the next open (`addDevices`). The fds
+ * stay open for the mount's life.
  */
-function iomapBacking(famfs: Famfs, device: string, fuseFd: number, log: Logger): { options: IomapOptions; close(): void } | undefined {
+function iomapBacking(famfs: Famfs, device: string, fuseFd: number, log: Logger): { options: IomapOptions; addDevices(): void; close(): void } | undefined {
   if (famfs.dev.kind !== 'block') return undefined;
-  let devFd: number | undefined;
-  let id: number | undefined;
+  const table = new Map<number, number>();
+  const fds: number[] = [];
+  let negotiated = false;
+  const addDevices = (): void => {
+    if (!negotiated) return;
+    for (const d of famfs.daxdevTable()) {
+      if (table.has(d.index) || (d.index !== 0 && d.path === undefined)) continue;
+      const dev = famfs.devFor(d.index);
+      if (dev.kind !== 'block') continue;
+      const p = d.index === 0 ? device : dev.path;
+      try {
+        const devFd = fs.openSync(p, famfs.role === 'master' ? 'r+' : 'r');
+        fds.push(devFd);
+        const id = fuseBackingOpen(fuseFd, devFd, FuseBackingType.IOMAP);
+        table.set(d.index, id);
+        log.info(`fuse-iomap: daxdev ${d.index} (${p}) is backing id ${id}`);
+      } catch (e) {
+        if (d.index === 0) throw e;
+        log.warn(`fuse-iomap: daxdev ${d.index} (${p}) has no backing id, its files are not mapped: ${(e as Error).message}`);
+      }
+    }
+  };
   return {
     options: {
       profile: 'iomap-2025',
       cookies: () => {
-        devFd = fs.openSync(device, famfs.role === 'master' ? 'r+' : 'r');
-        id = fuseBackingOpen(fuseFd, devFd, FuseBackingType.IOMAP);
-        log.info(`fuse-iomap: ${device} is backing id ${id}`);
-        return new Map([[0, id]]);
+        negotiated = true;
+        addDevices();
+        return table;
       },
     },
+    addDevices,
     close: () => {
-      try {
-        if (id !== undefined) fuseBackingClose(fuseFd, id);
-      } catch {
-        // the connection is gone, and the backing with it
+      for (const id of table.values()) {
+        try {
+          fuseBackingClose(fuseFd, id);
+        } catch {
+          // the connection is gone, and the backing with it
+        }
       }
-      if (devFd !== undefined) fs.closeSync(devFd);
+      for (const f of fds) fs.closeSync(f);
     },
   };
 }
@@ -118,7 +144,8 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   let window: DaxWindow | undefined;
   try {
     if (req.daxWindow !== undefined) {
-      window = DaxWindow.create({ size: req.daxWindow, devices: [{ index: 0, path: req.device, writable: famfs.role === 'master' }], name: 'famfs-dax-window' });
+      // every device found on this host now (one added after the mount is not in the window: its files fail SETUPMAPPING with ENODEV)
+      window = DaxWindow.create({ size: req.daxWindow, devices: famfsWindowDevices(famfs, req.device), name: 'famfs-dax-window' });
     }
   } catch (e) {
     famfs.close();
@@ -138,7 +165,8 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
   }
   const iomap = iomapBacking(famfs, req.device, fd, log);
   const fuseFs = new FamfsFuseFs(famfs, { cache: req.cache, timeout: req.timeout });
-  const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log);
+  const kernelDaxdevs = req.famfsDaxdevs ?? FamfsProfiles[req.profile].fmapDaxdevs;
+  const mode = new FamfsMode(famfs, req.device, req.famfsMode ?? 'auto', log, kernelDaxdevs);
   const channel = openChannel(req, fd, famfs.role === 'master', famfs.dev.kind === 'dax', log);
   const transport = channel.transport;
   const publisher = channel.queues === undefined ? undefined : runTablePublisher(channel.queues, fuseFs, log);
@@ -164,6 +192,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
       // run tables only once the queues have the devices (READ/WRITE mode); in
       // famfs mode the kernel serves file data itself
       opened: (fh, nodeid, writable) => {
+        iomap?.addDevices();
         if (!nativeData) return;
         queueDevices();
         publisher.opened(fh, nodeid, writable);
@@ -181,6 +210,7 @@ export async function runDaemon(req: MountRequest, report: (line: string) => voi
     daxdevs: famfsDaxdevs(famfs, req.device),
     log,
     famfsMode: mode.wanted,
+    fmapDaxdevs: kernelDaxdevs,
     window,
     iomap: iomap?.options,
     prepareFamfs: () => {

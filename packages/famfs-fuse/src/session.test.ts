@@ -17,6 +17,7 @@ import {
   getattrIn, getxattrIn, iext, initIn, initOut, interruptIn, kstatfs, linkIn, lseekIn, mkdirIn, mknodIn, openIn, openOut,
   outHeaderOf, readIn, releaseIn, rename2In, renameIn, reply, request, serve, setattrIn, simpleExt, writeIn, writeOut,
 } from './test-kernel.testkit.js';
+import { famfsDaxdevs } from './session.js';
 import { rng } from '../../../test/random.js';
 
 const SYS = '0f0e0d0c-0b0a-4908-8706-050403020100';
@@ -930,5 +931,91 @@ describe('robustness: 1,000 malformed requests', () => {
       await s.stop();
     }
     expect(await s.running).toBeNull();
+  });
+});
+
+// ================================================================== several devices
+
+describe('a file system on two devices, then three', () => {
+  const SYS2 = '0f0e0d0c-0b0a-4908-8706-0504030201ff';
+  let dir: string;
+  let fs2: Famfs;
+  let paths: string[];
+  let savedState: string | undefined;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-session-multi-'));
+    savedState = process.env.FAMFS_STATE_DIR;
+    process.env.FAMFS_STATE_DIR = path.join(dir, 'state');
+    paths = ['p.img', 's1.img', 's2.img'].map((n) => path.join(dir, n));
+    for (const p of paths) {
+      const fd = fs.openSync(p, 'wx', 0o644);
+      fs.ftruncateSync(fd, 256 * MiB);
+      fs.closeSync(fd);
+    }
+    const dev = openDevice(paths[0]!, { writable: true });
+    mkfs(dev, { systemUuid: SYS2, devicePath: paths[0]! });
+    dev.close();
+    fs2 = Famfs.open(paths[0]!, { writable: true, systemUuid: SYS2 });
+    fs2.addDaxdev(paths[1]!);
+    fs2.createFile('on1', 4 * MiB, { device: 1 });
+    fs2.createFile('both', 8 * MiB, { interleave: { nstrips: 2, chunkSize: CHUNK } });
+  });
+
+  afterAll(() => {
+    fs2?.close();
+    if (savedState === undefined) delete process.env.FAMFS_STATE_DIR;
+    else process.env.FAMFS_STATE_DIR = savedState;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('GET_DAXDEV answers every index with its path here; GET_FMAP refuses (EOPNOTSUPP) a map the V10 kernel would refuse; a device added later is answered at once', async () => {
+    const s = serve(fs2, 'warn', true, { daxdevs: famfsDaxdevs(fs2, paths[0]!) });
+    try {
+      const call = (op: number, nodeid: bigint, body?: Uint8Array) => {
+        const u = s.kernel.unique();
+        return { u, got: s.kernel.call(request(op, u, nodeid, body)) };
+      };
+      expect(initFields(await init(s, 45, OFFER, OFFER2 | DAX_FMAP_2)).flags2 & DAX_FMAP_2).toBe(DAX_FMAP_2);
+      const lookup = async (parent: bigint, name: string): Promise<bigint> => {
+        const r = await call(Op.LOOKUP, parent, cname(name)).got;
+        expect(outHeaderOf(r).error, name).toBe(0);
+        return new DataView(r.buffer, r.byteOffset).getBigUint64(16, true);
+      };
+      for (const i of [0, 1]) {
+        const d = call(Op.GET_DAXDEV, 0n, getDaxdevIn(i));
+        expect(await d.got).toEqual(reply(d.u, daxdevOut(i, paths[i]!)));
+      }
+      const none = call(Op.GET_DAXDEV, 0n, getDaxdevIn(2));
+      expect(await none.got).toEqual(errorReply(none.u, E.ENODEV));
+
+      // the V10 kernel refuses an fmap with an extent off daxdev 0 (and fails the open with EINVAL):
+      // GET_FMAP says EOPNOTSUPP instead, for a file on daxdev 1, one across both, and .meta/.superblock.1
+      const on1 = fs2.statFile('on1');
+      expect(on1.fmap.type === 'simple' ? on1.fmap.extents[0]!.devIndex : -1).toBe(1);
+      const both = fs2.statFile('both');
+      const strips = both.fmap.type === 'interleave' ? both.fmap.extents[0]!.strips : [];
+      expect(new Set(strips.map((st) => st.devIndex))).toEqual(new Set([0, 1]));
+      const meta = await lookup(ROOT, '.meta');
+      for (const nodeid of [await lookup(ROOT, 'on1'), await lookup(ROOT, 'both'), await lookup(meta, '.superblock.1')]) {
+        const g = call(Op.GET_FMAP, nodeid, getxattrIn(32768));
+        expect(await g.got).toEqual(errorReply(g.u, E.EOPNOTSUPP));
+      }
+      expect(s.allLogLines.filter((l) => /warn GET_FMAP/.test(l))).toHaveLength(3);
+      expect(s.allLogLines.find((l) => /warn GET_FMAP/.test(l))).toMatch(/has an extent on daxdev 1, and this famfs kernel maps daxdev 0\.\.0 only/);
+      // a file on daxdev 0 of the same file system maps as ever
+      fs2.createFile('on0', 2 * MiB, { device: 0 });
+      const x0 = fs2.statFile('on0').fmap;
+      const g0 = call(Op.GET_FMAP, await lookup(ROOT, 'on0'), getxattrIn(32768));
+      expect(await g0.got).toEqual(reply(g0.u, fmapHeader(0, 0, 1, 2 * MiB), simpleExt(0, x0.type === 'simple' ? x0.extents[0]!.offset : -1, 2 * MiB)));
+
+      // devadd while served: the next GET_DAXDEV sees the new device
+      fs2.addDaxdev(paths[2]!);
+      const d2 = call(Op.GET_DAXDEV, 0n, getDaxdevIn(2));
+      expect(await d2.got).toEqual(reply(d2.u, daxdevOut(2, paths[2]!)));
+      expect(s.logLines).toEqual([]);
+    } finally {
+      await s.stop();
+    }
   });
 });

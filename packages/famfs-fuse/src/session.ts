@@ -41,6 +41,14 @@ export function famfsDaxdevs(famfs: Famfs, primaryPath: string): () => DaxdevInf
 }
 
 /**
+ * The devices a DAX window maps from: every device of the file system found
+ * on this host now (the primary at `primaryPath`), writable on the master.
+ */
+export function famfsWindowDevices(famfs: Famfs, primaryPath: string): Array<{ index: number; path: string; writable: boolean }> {
+  return famfsDaxdevs(famfs, primaryPath)().map((d) => ({ index: d.index, path: d.path, writable: famfs.role === 'master' }));
+}
+
+/**
  * Told when a file handle is given out (OPEN, before its reply is written)
  * and when it goes (RELEASE, before its reply): the native request queues
  * publish and withdraw the handle's run table here (native-queues.ts).
@@ -67,6 +75,8 @@ export interface SessionOptions {
    * file with EIO, so READ/WRITE it is. Default false.
    */
   famfsMode?: boolean;
+  /** daxdev indexes the famfs kernel maps (default: the profile's fmapDaxdevs); GET_FMAP refuses a map past them */
+  fmapDaxdevs?: number;
   /**
    * Called during INIT when the kernel offers DAX_FMAP and famfsMode asks for
    * it, before the reply is sent: make the device usable by the kernel (the
@@ -190,6 +200,17 @@ export class Session {
   /** famfs mapping messages are in force (the kernel offered DAX_FMAP). */
   get daxFmap(): boolean {
     return this.famfsProfile !== null;
+  }
+
+  /** A warning in the daemon's log (what a handler wants an administrator to see). */
+  warn(message: string): void {
+    this.opts.log.warn(message);
+  }
+
+  /** Daxdev indexes the negotiated famfs kernel maps (GET_FMAP refuses a file with an extent past them). */
+  get fmapDaxdevs(): number {
+    if (this.famfsProfile === null) return 0;
+    return this.opts.fmapDaxdevs ?? this.famfsProfile.fmapDaxdevs;
   }
 
   get initialized(): boolean {
@@ -643,6 +664,14 @@ const TABLE: Table = {
   // fuse_famfs_fmap_header + extents
   GET_FMAP: (s, req) => {
     const m = s.fs.getFmap(req.header.nodeid);
+    // a map this kernel would refuse (and with it the open, as EINVAL): say why, once per request, as EOPNOTSUPP
+    const limit = s.fmapDaxdevs;
+    const off = (m.fmap.type === 'simple' ? m.fmap.extents : m.fmap.extents.flatMap((x) => x.strips)).find((x) => x.devIndex >= limit);
+    if (off !== undefined) {
+      const why = `GET_FMAP nodeid ${req.header.nodeid}: the file has an extent on daxdev ${off.devIndex}, and this famfs kernel maps daxdev 0..${limit - 1} only (mount with -o famfs_mode=off to read it)`;
+      s.warn(why); // the opener sees only EOPNOTSUPP: the daemon's log says why
+      throw new FamfsError('EOPNOTSUPP', 'GET_FMAP', why);
+    }
     const fileType = m.fileType === 'superblock' ? P.FamfsFileType.SUPERBLOCK : m.fileType === 'log' ? P.FamfsFileType.LOG : P.FamfsFileType.REG;
     return [P.encodeGetFmapReply({ fileType, fileSize: m.size, fmap: fuseFmap(m.fmap, m.size) }, { maxSize: req.arg.size })];
   },

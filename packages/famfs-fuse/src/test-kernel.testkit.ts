@@ -15,7 +15,7 @@ import type { DaxWindow } from './dax-window.js';
 import { FamfsFuseFs } from './filesystem.js';
 import type { IomapOptions } from './iomap.js';
 import { Logger, type LogLevel } from './log.js';
-import { Session } from './session.js';
+import { Session, type SessionOptions } from './session.js';
 import { seqpacketTransport } from './transport.js';
 
 export const KiB = 1024;
@@ -504,8 +504,10 @@ export interface ServeExtras {
   iomap?: IomapOptions;
   /** serve SETUPMAPPING/REMOVEMAPPING into this window */
   window?: DaxWindow;
-  /** build the file system (a test double may stand in for files core cannot make, e.g. on daxdev 1) */
+  /** build the file system (a test double may serve files laid out by hand, e.g. on daxdev 1) */
   makeFs?: (famfs: Famfs) => FamfsFuseFs;
+  /** the daxdev table GET_DAXDEV answers from (default: daxdev 0 at DAXDEV_PATH) */
+  daxdevs?: SessionOptions['daxdevs'];
 }
 
 /**
@@ -533,7 +535,7 @@ export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true,
   const session = new Session(transport, fuseFs, {
     profile: 'kernel-v10',
     famfsMode,
-    daxdevs: [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
+    daxdevs: extras.daxdevs ?? [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
     iomap: extras.iomap,
     window: extras.window,
     log: new Logger(level, (l) => {

@@ -31,6 +31,13 @@ export interface LogplayContext {
   shadowTest: boolean;
   /** the device to read the log from (-d/--daxdev; with a shadow path) */
   daxdev?: string;
+  /** print the result as one JSON object (docs/json-output.md) */
+  json: boolean;
+}
+
+/** A bad or rejected entry, as --json prints it. */
+function problemsJson(ps: ReadonlyArray<{ index: number; fault: string; message: string }>): Array<{ index: number; fault: string; message: string }> {
+  return ps.map((p) => ({ index: p.index, fault: p.fault, message: p.message }));
 }
 
 /**
@@ -58,7 +65,8 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
       .option('-S', 'shadow mode: the shadow path is the first argument')
       .option('-s, --shadowtest', 'read each shadow YAML file back and check it against its log entry')
       .option('-d, --daxdev <device>', 'with a shadow path: read the log from this unmounted device')
-      .option('-M, --set-daxmode', 'accepted for compatibility'),
+      .option('-M, --set-daxmode', 'accepted for compatibility')
+      .option('--json', 'print the result as JSON (names raw; docs/json-output.md)'),
   context: (args, o) => {
     const pos = Array.isArray(args[0]) ? (args[0] as string[]) : args;
     if (o.read === true && o.mmap === true) throw usageError('logplay', 'Error: --mmap and --read are mutually exclusive');
@@ -70,13 +78,18 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
     }
     const daxdev = o.daxdev === undefined ? undefined : text(o.daxdev, 'daxdev');
     if (daxdev !== undefined && shadow === undefined) throw usageError('logplay', 'Error: daxdev only used with shadow logplay');
-    return { path: pos[0], dryRun: o.dryrun === true, verbose: o.verbose === true, shadow, shadowTest: o.shadowtest === true, daxdev };
+    return { path: pos[0], dryRun: o.dryrun === true, verbose: o.verbose === true, shadow, shadowTest: o.shadowtest === true, daxdev, json: o.json === true };
   },
   run: async (io: CliIo, g: GlobalOptions, c: LogplayContext) => {
-    if (c.dryRun) io.out('Logplay: dry_run selected\n');
+    // with --json, stdout is the one JSON object; the text lines are not printed
+    const say = (line: string): void => {
+      if (!c.json) io.out(line);
+    };
+    const json = (v: unknown): void => io.out(`${JSON.stringify(v, null, 2)}\n`);
+    if (c.dryRun) say('Logplay: dry_run selected\n');
     const offline = g.device !== undefined || (io.env.FAMFS_DEVICE ?? '') !== '' || c.daxdev !== undefined;
     if (c.shadow !== undefined) {
-      io.out('Logplay: running in shadow test mode\n');
+      say('Logplay: running in shadow test mode\n');
       const root = shadowRoot(c.shadow);
       // the device: -d, or -D, or the one the named mount is on (through the mount in famfs mode)
       const device = c.daxdev ?? (offline ? deviceOf(io, g, 'logplay') : undefined);
@@ -92,9 +105,15 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
         const st = writeShadowTree(fs, root, { dryRun: c.dryRun, verify: c.shadowTest });
         for (const e of st.errors) io.err(`famfs logplay: ${escapeName(e)}\n`);
         for (const p of fs.problems) io.err(`famfs logplay: ${escapeName(p.message)}\n`);
-        io.out(`famfs_logplay(shadow): ${fs.logCursor} log entries; ${st.files} new files; ${st.dirs} new directories\n`);
-        if (c.verbose) io.out(`\tExisted:  ${st.existed} files\n`);
-        if (c.shadowTest) io.out(`\t${st.checked} shadow yaml checked\n\t${st.errors.length} yaml errors\n`);
+        say(`famfs_logplay(shadow): ${fs.logCursor} log entries; ${st.files} new files; ${st.dirs} new directories\n`);
+        if (c.verbose) say(`\tExisted:  ${st.existed} files\n`);
+        if (c.shadowTest) say(`\t${st.checked} shadow yaml checked\n\t${st.errors.length} yaml errors\n`);
+        if (c.json) {
+          json({
+            mode: 'shadow', dryRun: c.dryRun, shadowRoot: root, entries: fs.logCursor, files: st.files, directories: st.dirs, existed: st.existed,
+            checked: c.shadowTest ? st.checked : null, yamlErrors: st.errors, badEntries: problemsJson(fs.problems),
+          });
+        }
         return Math.min(st.errors.length + fs.problems.length, 127);
       } finally {
         fs.close();
@@ -102,11 +121,15 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
     }
     if (!offline) {
       if (c.path === undefined) throw usageError('logplay', 'logplay: Must specify mount_point (actually any path within a famfs file system will work), or a device with -D');
-      if (c.dryRun) return 0;
+      if (c.dryRun) {
+        if (c.json) json({ mode: 'mount', dryRun: true, entries: null, files: null, directories: null, problems: null });
+        return 0;
+      }
       const r = (await controlRequest(daemonSocketOf(c.path, 'logplay'), { refresh: {} })).refresh;
       if (r === undefined) throw new FamfsError('EPROTO', 'logplay', 'logplay: the famfs daemon sent no result');
-      io.out(`famfs_logplay(fuse): ${r.entries} log entries; ${r.files} new files; ${r.directories} new directories\n`);
-      if (r.problems > 0) io.out(`\t${r.problems} bad or rejected log entries\n`);
+      say(`famfs_logplay(fuse): ${r.entries} log entries; ${r.files} new files; ${r.directories} new directories\n`);
+      if (r.problems > 0) say(`\t${r.problems} bad or rejected log entries\n`);
+      if (c.json) json({ mode: 'mount', dryRun: false, entries: r.entries, files: r.files, directories: r.directories, problems: r.problems });
       return Math.min(r.problems, 127);
     }
     const device = deviceOf(io, g, 'logplay');
@@ -114,6 +137,19 @@ export const logplaySpec: CommandSpec<LogplayContext> = {
     // without -v only counts are printed: a check-only replay (no object per file) gives them
     const fs = c.verbose ? Famfs.open(device, { writable: false, systemUuid }) : checkedLog(device);
     try {
+      if (c.json) {
+        const ns = fs.namespace;
+        json({
+          mode: 'device', dryRun: c.dryRun, entries: fs.logCursor, files: ns.files, directories: ns.dirs, badEntries: problemsJson(fs.problems),
+          // -v: every file and directory the log holds, in log order
+          nodes: c.verbose
+            ? [...ns.walk()].sort((a, b) => a.index - b.index).map((n) => ({
+                index: n.index, type: n.kind, path: n.relpath, size: n.kind === 'file' ? n.size : 0, mode: n.mode, uid: n.uid, gid: n.gid,
+              }))
+            : null,
+        });
+        return Math.min(fs.problems.length, 127);
+      }
       if (c.verbose) {
         io.out(`famfs logplay: log contains ${fs.logCursor} entries\n`);
         for (const n of fs.namespace.walk()) {

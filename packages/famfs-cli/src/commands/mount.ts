@@ -1,4 +1,4 @@
-import { FamfsError, usageError } from '@famfs/core';
+import { FamfsError, MAX_DAXDEVS, usageError } from '@famfs/core';
 import { DEFAULT_FAMFS_PROFILE, FamfsProfiles, type FamfsProfileName, mountFamfs, umountFamfs } from '@famfs/fuse';
 import { Command } from 'commander';
 import { systemUuidOf } from '../context.js';
@@ -27,6 +27,8 @@ export interface MountContext {
   uring?: 'auto' | 'on' | 'off';
   /** -o dax_window=SIZE: bytes of virtio-fs DAX window (SETUPMAPPING/REMOVEMAPPING) */
   daxWindow?: number;
+  /** -o famfs_daxdevs=N (experimental) */
+  famfsDaxdevs?: number;
   debug: boolean;
   verbose: boolean;
 }
@@ -34,10 +36,10 @@ export interface MountContext {
 /** upstream's -c/--cache words, as famfs-ts cache modes */
 const CACHE_WORDS: Readonly<Record<string, MountContext['cache']>> = { always: 'always', normal: 'auto', never: 'none' };
 
-type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval' | 'queues' | 'uring' | 'daxWindow'>;
+type MountOpts = Pick<MountContext, 'cache' | 'profile' | 'timeout' | 'famfsMode' | 'keepFamfsMode' | 'refreshInterval' | 'queues' | 'uring' | 'daxWindow' | 'famfsDaxdevs'>;
 
 /** The `-o` options famfs knows, for the error message. */
-export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS, queues=N, uring=auto|on|off, dax_window=SIZE';
+export const MOUNT_OPTIONS = 'cache=none|auto|always, famfs_profile=kernel-v10|libfuse-famfs, timeout=SECONDS, famfs_mode=auto|on|off, keep_famfs_mode, refresh=SECONDS, queues=N, uring=auto|on|off, dax_window=SIZE, famfs_daxdevs=N';
 
 /** `-o` options: comma-separated; the ones famfs knows, anything else is an error. */
 export function parseMountOptions(list: string[]): MountOpts {
@@ -54,6 +56,7 @@ export function parseMountOptions(list: string[]): MountOpts {
     else if (k === 'queues' && v !== undefined && /^\d+$/.test(v) && Number(v) <= 256) out.queues = Number(v);
     else if (k === 'uring' && (v === 'auto' || v === 'on' || v === 'off')) out.uring = v;
     else if (k === 'dax_window' && v !== undefined && windowSize(v) !== undefined) out.daxWindow = windowSize(v);
+    else if (k === 'famfs_daxdevs' && v !== undefined && /^[1-9]\d?$/.test(v) && Number(v) <= MAX_DAXDEVS) out.famfsDaxdevs = Number(v);
     else throw usageError('mount', `famfs mount: unknown or invalid mount option '${opt}' (known: ${MOUNT_OPTIONS})`);
   }
   return out;
@@ -137,6 +140,7 @@ export const mountSpec: CommandSpec<MountContext> = {
       queues: c.queues,
       uring: c.uring,
       daxWindow: c.daxWindow,
+      famfsDaxdevs: c.famfsDaxdevs,
       logLevel: c.debug ? 'debug' : 'info',
       refreshInterval: c.refreshInterval,
     });

@@ -1,5 +1,5 @@
 import { Famfs, FamfsError, usageError } from '@famfs/core';
-import { DEFAULT_FAMFS_PROFILE, DaxWindow, FamfsFuseFs, WINDOW_UNIT, WindowChannel, FamfsProfiles, type FamfsProfileName, Logger, Session, famfsDaxdevs, seqpacketTransport } from '@famfs/fuse';
+import { DEFAULT_FAMFS_PROFILE, DaxWindow, FamfsFuseFs, WINDOW_UNIT, WindowChannel, FamfsProfiles, type FamfsProfileName, Logger, Session, famfsDaxdevs, famfsWindowDevices, seqpacketTransport } from '@famfs/fuse';
 import { Command } from 'commander';
 import { deviceOf, systemUuidOf } from '../context.js';
 import { parseSize, parseUint, text } from '../sizes.js';
@@ -54,7 +54,7 @@ export const serveSpec: CommandSpec<ServeContext> = {
     let window: DaxWindow | undefined;
     let channel: WindowChannel | undefined;
     try {
-      if (c.daxWindow !== undefined) window = DaxWindow.create({ size: c.daxWindow, devices: [{ index: 0, path: device, writable: famfs.role === 'master' }] });
+      if (c.daxWindow !== undefined) window = DaxWindow.create({ size: c.daxWindow, devices: famfsWindowDevices(famfs, device) });
       if (window !== undefined && c.windowSocket !== undefined) channel = WindowChannel.listen(c.windowSocket, window, log);
       const session = new Session(seqpacketTransport(c.fd), new FamfsFuseFs(famfs, { cache: c.cache }), {
         profile: c.profile,

@@ -30,7 +30,8 @@ export const statusSpec: CommandSpec<StatusContext> = {
     const st = (await controlRequest(daemonSocketOf(c.path, 'status'), { status: {} })).status;
     if (st === undefined) throw new FamfsError('EPROTO', 'status', 'status: the famfs daemon sent no status');
     if (c.json) {
-      io.out(`${JSON.stringify(st, null, 2)}\n`);
+      // one shape: a field the daemon leaves unset (no DAX window) is null, not missing
+      io.out(`${JSON.stringify({ ...st, daxWindow: st.daxWindow ?? null }, null, 2)}\n`);
       return 0;
     }
     const rows: Array<[string, string | number | boolean]> = [

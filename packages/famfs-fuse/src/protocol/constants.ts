@@ -241,6 +241,13 @@ export interface FamfsProfile {
   /** kernel minors for which the bit means DAX_FMAP (inclusive) */
   readonly minKernelMinor: number;
   readonly maxKernelMinor: number;
+  /**
+   * Daxdev indexes the kernel accepts in an fmap (0 .. n-1): the V10 series
+   * refuses an extent on any daxdev but 0 (famfs_check_ext_alignment) and
+   * fails the open; the RFC series, whose libfuse had a one-slot table, is
+   * taken to do the same.
+   */
+  readonly fmapDaxdevs: number;
 }
 
 export const FamfsProfiles = {
@@ -260,6 +267,7 @@ export const FamfsProfiles = {
     daxFmapFlag: 1n << 43n,
     minKernelMinor: 45,
     maxKernelMinor: 46,
+    fmapDaxdevs: 1,
   },
   /**
    * The first famfs-over-FUSE RFC (April 2025, "famfs_fuse: Basic fuse kernel
@@ -275,6 +283,7 @@ export const FamfsProfiles = {
     daxFmapFlag: 1n << 42n,
     minKernelMinor: 42,
     maxKernelMinor: 42,
+    fmapDaxdevs: 1,
   },
 } as const satisfies Record<string, FamfsProfile>;
 
