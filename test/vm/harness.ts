@@ -137,6 +137,8 @@ export function vmRequirements(): Requirement[] {
     },
     { what: `a static busybox at ${BUSYBOX} (Debian busybox-static)`, met: () => isStaticElf(BUSYBOX) },
     { what: 'cpio on PATH', met: () => onPath('cpio') },
+    // the guest puts its own tmpfs on /tmp, /run and /mnt: a checkout there is out of its sight
+    { what: `a repository outside /tmp, /run and /mnt (${fs.realpathSync(REPO_ROOT)} is hidden by the guest's own tmpfs there)`, met: () => !/^\/(tmp|run|mnt)(\/|$)/.test(fs.realpathSync(REPO_ROOT)) },
   ];
 }
 
