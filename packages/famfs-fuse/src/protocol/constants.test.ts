@@ -227,10 +227,10 @@ describe('opcodes', () => {
 
   it('famfs profiles', () => {
     expect(FamfsProfiles['kernel-v10']).toEqual({
-      name: 'kernel-v10', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlag: 8796093022208n, minKernelMinor: 45, maxKernelMinor: 46,
+      name: 'kernel-v10', getFmapOpcode: 54, getDaxdevOpcode: 55, daxFmapFlag: 8796093022208n, minKernelMinor: 45, maxKernelMinor: 46, fmapDaxdevs: 1,
     });
     expect(FamfsProfiles['libfuse-famfs']).toEqual({
-      name: 'libfuse-famfs', getFmapOpcode: 53, getDaxdevOpcode: 54, daxFmapFlag: 4398046511104n, minKernelMinor: 42, maxKernelMinor: 42,
+      name: 'libfuse-famfs', getFmapOpcode: 53, getDaxdevOpcode: 54, daxFmapFlag: 4398046511104n, minKernelMinor: 42, maxKernelMinor: 42, fmapDaxdevs: 1,
     });
   });
 });
