@@ -1,17 +1,16 @@
 /**
  * The fuse module's enable_uring is one switch for the whole machine, and
  * test files run in parallel processes: a test that needs FUSE-over-io_uring
- * holds this lock (an flock on a file in the temporary directory, released by
- * the kernel if the process dies) from the moment it turns the switch on
- * until it has put it back as it found it. Without it, one file's restore
- * turns io_uring off under another file's mount.
+ * holds this lock (an flock on the parameter's own sysfs file, so no lock
+ * file is left behind; released by the kernel if the process dies) from the
+ * moment it turns the switch on until it has put it back as it found it.
+ * Without it, one file's restore turns io_uring off under another file's
+ * mount.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { flock, setUringParameter, uringParameter } from '@famfs/native';
 
-const LOCK = path.join(os.tmpdir(), 'famfs-test-enable-uring.lock');
+const LOCK = '/sys/module/fuse/parameters/enable_uring';
 /** Long enough for another file's 60 s load test on io_uring, and its set-up. */
 const WAIT_MS = 10 * 60_000;
 
@@ -21,7 +20,7 @@ const WAIT_MS = 10 * 60_000;
  * process exit, should the test end early).
  */
 export async function holdEnableUring(): Promise<() => void> {
-  const fd = fs.openSync(LOCK, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  const fd = fs.openSync(LOCK, fs.constants.O_RDONLY);
   const until = Date.now() + WAIT_MS;
   while (!flock(fd, 'ex', { nonblock: true })) {
     if (Date.now() > until) {
