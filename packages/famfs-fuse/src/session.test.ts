@@ -1009,6 +1009,27 @@ describe('a file system on two devices, then three', () => {
       const g0 = call(Op.GET_FMAP, await lookup(ROOT, 'on0'), getxattrIn(32768));
       expect(await g0.got).toEqual(reply(g0.u, fmapHeader(0, 0, 1, 2 * MiB), simpleExt(0, x0.type === 'simple' ? x0.extents[0]!.offset : -1, 2 * MiB)));
 
+      // a kernel said to map two devices (famfs_daxdevs=2) gets the maps as they are, each extent with its index
+      const s2 = serve(fs2, 'warn', true, { daxdevs: famfsDaxdevs(fs2, paths[0]!), fmapDaxdevs: 2 });
+      try {
+        expect(outHeaderOf(await init(s2, 45, OFFER, OFFER2 | DAX_FMAP_2)).error).toBe(0);
+        const u0 = s2.kernel.unique();
+        const lb = await s2.kernel.call(request(Op.LOOKUP, u0, ROOT, cname('both')));
+        const nb = new DataView(lb.buffer, lb.byteOffset).getBigUint64(16, true);
+        const u1 = s2.kernel.unique();
+        expect(await s2.kernel.call(request(Op.GET_FMAP, u1, nb, getxattrIn(32768)))).toEqual(
+          reply(u1, fmapHeader(0, 1, 1, 8 * MiB), iext(2, CHUNK, 8 * MiB), ...strips.map((st) => simpleExt(st.devIndex, st.offset, st.len))));
+        const x1 = on1.fmap.type === 'simple' ? on1.fmap.extents[0]! : { offset: -1, len: -1 };
+        const u2 = s2.kernel.unique();
+        const l1 = await s2.kernel.call(request(Op.LOOKUP, u2, ROOT, cname('on1')));
+        const u3 = s2.kernel.unique();
+        expect(await s2.kernel.call(request(Op.GET_FMAP, u3, new DataView(l1.buffer, l1.byteOffset).getBigUint64(16, true), getxattrIn(32768)))).toEqual(
+          reply(u3, fmapHeader(0, 0, 1, 4 * MiB), simpleExt(1, x1.offset, x1.len)));
+        expect(s2.logLines).toEqual([]);
+      } finally {
+        await s2.stop();
+      }
+
       // devadd while served: the next GET_DAXDEV sees the new device
       fs2.addDaxdev(paths[2]!);
       const d2 = call(Op.GET_DAXDEV, 0n, getDaxdevIn(2));

@@ -508,6 +508,8 @@ export interface ServeExtras {
   makeFs?: (famfs: Famfs) => FamfsFuseFs;
   /** the daxdev table GET_DAXDEV answers from (default: daxdev 0 at DAXDEV_PATH) */
   daxdevs?: SessionOptions['daxdevs'];
+  /** daxdev indexes the "kernel" maps (default: the profile's) */
+  fmapDaxdevs?: number;
 }
 
 /**
@@ -536,6 +538,7 @@ export function serve(famfs: Famfs, level: LogLevel = 'error', famfsMode = true,
     profile: 'kernel-v10',
     famfsMode,
     daxdevs: extras.daxdevs ?? [{ index: 0, path: DAXDEV_PATH, uuid: famfs.sb.devUuid, size: famfs.dev.size }],
+    fmapDaxdevs: extras.fmapDaxdevs,
     iomap: extras.iomap,
     window: extras.window,
     log: new Logger(level, (l) => {
