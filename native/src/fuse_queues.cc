@@ -346,6 +346,7 @@ class QueueSet : public std::enable_shared_from_this<QueueSet> {
   bool Withdraw(uint64_t fh);
   bool Reply(Napi::Env env, double token, const std::vector<iovec>& parts);
   bool NoReply(double token);
+  bool TakePending(double token, uint64_t* key, Pending* p);
   Napi::Value StopFromJs(Napi::Env env);
   Napi::Value Stats(Napi::Env env);
   Napi::Value Info(Napi::Env env);
@@ -1333,17 +1334,23 @@ bool QueueSet::Withdraw(uint64_t fh) {
   return tables_.erase(fh) > 0;
 }
 
-bool QueueSet::Reply(Napi::Env env, double token, const std::vector<iovec>& parts) {
+// The request a JS token stands for, taken off the pending table (false: not
+// a token, or already answered).
+bool QueueSet::TakePending(double token, uint64_t* key, Pending* p) {
   if (!(token >= 1) || token > 9007199254740991.0) return false;
-  uint64_t key = static_cast<uint64_t>(token);
+  *key = static_cast<uint64_t>(token);
+  std::lock_guard<std::mutex> lock(pending_mu_);
+  auto it = pending_.find(*key);
+  if (it == pending_.end()) return false;
+  *p = it->second;
+  pending_.erase(it);
+  return true;
+}
+
+bool QueueSet::Reply(Napi::Env env, double token, const std::vector<iovec>& parts) {
+  uint64_t key;
   Pending p;
-  {
-    std::lock_guard<std::mutex> lock(pending_mu_);
-    auto it = pending_.find(key);
-    if (it == pending_.end()) return false;
-    p = it->second;
-    pending_.erase(it);
-  }
+  if (!TakePending(token, &key, &p)) return false;
   int rc;
   if (p.queue->kind() == QueueKind::kUring) {
     bool fits;
@@ -1362,16 +1369,9 @@ bool QueueSet::Reply(Napi::Env env, double token, const std::vector<iovec>& part
 }
 
 bool QueueSet::NoReply(double token) {
-  if (!(token >= 1) || token > 9007199254740991.0) return false;
-  uint64_t key = static_cast<uint64_t>(token);
+  uint64_t key;
   Pending p;
-  {
-    std::lock_guard<std::mutex> lock(pending_mu_);
-    auto it = pending_.find(key);
-    if (it == pending_.end()) return false;
-    p = it->second;
-    pending_.erase(it);
-  }
+  if (!TakePending(token, &key, &p)) return false;
   if (p.queue->kind() == QueueKind::kUring) {
     // A ring entry is only re-armed by a commit: answer EIO rather than lose it
     // (FORGET and INTERRUPT, the requests without replies, never come by ring).
