@@ -242,26 +242,16 @@ Napi::Value Crc32Records(const Napi::CallbackInfo& info) {
 
 // crc32(buffer: ArrayBuffer, byteOffset, length, fold: boolean): number — zlib's crc32(0, …)
 Napi::Value Crc32Js(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "crc32(buffer, byteOffset, length, fold)");
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  const size_t size = ab.ByteLength();
-  const uint64_t offset = ArgIndex(info, 1, "byteOffset", size);
-  const uint64_t length = ArgIndex(info, 2, "length", size - offset);
+  const BufferRange r = ArgBufferRange(info, 4, "crc32(buffer, byteOffset, length, fold)");
   const bool fold = ArgBool(info, 3, "fold");
-  return Napi::Number::New(env, Crc32(static_cast<const uint8_t*>(ab.Data()) + offset, length, fold));
+  return Napi::Number::New(info.Env(), Crc32(r.data, r.length, fold));
 }
 
 // populateForRead(buffer: ArrayBuffer, byteOffset, length): PopulateForRead over that range
 Napi::Value PopulateForReadJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "populateForRead(buffer, byteOffset, length)");
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  const size_t size = ab.ByteLength();
-  const uint64_t offset = ArgIndex(info, 1, "byteOffset", size);
-  const uint64_t length = ArgIndex(info, 2, "length", size - offset);
-  PopulateForRead(static_cast<const uint8_t*>(ab.Data()) + offset, length);
-  return env.Undefined();
+  const BufferRange r = ArgBufferRange(info, 3, "populateForRead(buffer, byteOffset, length)");
+  PopulateForRead(r.data, r.length);
+  return info.Env().Undefined();
 }
 
 Napi::Value CrcFoldAvailable(const Napi::CallbackInfo& info) {

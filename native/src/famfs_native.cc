@@ -125,6 +125,16 @@ uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t i, const char* name, ui
   return static_cast<uint64_t>(d);
 }
 
+BufferRange ArgBufferRange(const Napi::CallbackInfo& info, size_t nargs, const char* usage, const char* lengthName) {
+  Napi::Env env = info.Env();
+  if (info.Length() < nargs || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, usage);
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  const size_t size = ab.ByteLength();
+  const uint64_t offset = ArgIndex(info, 1, "byteOffset", size);
+  const uint64_t length = ArgIndex(info, 2, lengthName, size - offset);
+  return {static_cast<uint8_t*>(ab.Data()) + offset, length};
+}
+
 int ArgFd(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<int>(ArgIndex(info, i, "fd", INT_MAX));
 }

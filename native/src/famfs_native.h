@@ -30,6 +30,18 @@ uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t i, const char* name, ui
 int ArgFd(const Napi::CallbackInfo& info, size_t i);
 bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name);
 
+/** Bytes [offset, offset+length) of an ArrayBuffer, from arguments 0, 1, 2. */
+struct BufferRange {
+  uint8_t* data;
+  uint64_t length;
+};
+/**
+ * Arguments 0..2 as (buffer: ArrayBuffer, byteOffset, <lengthName>), checked
+ * to lie inside the buffer; `usage` is the TypeError for fewer than `nargs`
+ * arguments or no ArrayBuffer first.
+ */
+BufferRange ArgBufferRange(const Napi::CallbackInfo& info, size_t nargs, const char* usage, const char* lengthName = "length");
+
 // Processor cache (x86-64) ---------------------------------------------------
 
 /** Write back the cache lines covering [p, p+len), then fence (flushRange). */

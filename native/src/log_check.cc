@@ -138,11 +138,8 @@ enum Acc {
 // the scan stops before an entry when the room is used up.
 Napi::Value CheckFileEntries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 11 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "checkFileEntries(log, byteOffset, byteLength, first, end, geometry, dirs, files, room, claims, acc)");
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  const size_t size = ab.ByteLength();
-  const uint64_t byteOffset = ArgIndex(info, 1, "byteOffset", size);
-  const uint64_t byteLength = ArgIndex(info, 2, "byteLength", size - byteOffset);
+  const BufferRange logRange = ArgBufferRange(info, 11, "checkFileEntries(log, byteOffset, byteLength, first, end, geometry, dirs, files, room, claims, acc)", "byteLength");
+  const uint64_t byteLength = logRange.length;
   const uint64_t first = ArgIndex(info, 3, "first", UINT32_MAX);
   const uint64_t end = ArgIndex(info, 4, "end", UINT32_MAX);
   if (end < first) throw Napi::RangeError::New(env, "end < first");
@@ -164,7 +161,7 @@ Napi::Value CheckFileEntries(const Napi::CallbackInfo& info) {
   }
   const uint32_t auMask = static_cast<uint32_t>(maskD);
 
-  const uint8_t* log = static_cast<const uint8_t*>(ab.Data()) + byteOffset;
+  const uint8_t* log = logRange.data;
   double sum = acc[kSumFileSizes];
   double fileEntries = acc[kFileEntries], nfiles = acc[kFiles], existed = acc[kExisted];
   double allocated = acc[kAllocated], collisions = acc[kCollisions];
