@@ -363,6 +363,15 @@ export interface MountOptions extends TestFsOptions {
   pinQueues?: boolean;
 }
 
+/** Lazy unmount (MNT_DETACH); a mount point no longer mounted is fine. */
+function detach(mountpoint: string): void {
+  try {
+    umount2(mountpoint, 2);
+  } catch {
+    // already gone
+  }
+}
+
 /** Mount a TestFs (root; /dev/fuse). The first access through the mount triggers INIT. */
 export function mountTestFs(opts: MountOptions): TestMount {
   const testFs = new TestFs({ ...opts, uring: opts.channel === 'uring' });
@@ -392,11 +401,7 @@ export function mountTestFs(opts: MountOptions): TestMount {
       async close() {
         if (!closing) {
           closing = true;
-          try {
-            umount2(opts.mountpoint, 2);
-          } catch {
-            // already gone
-          }
+          detach(opts.mountpoint);
           stop();
           resolveEnd({ reason: 'stopped' });
           closeFd();
@@ -423,11 +428,7 @@ export function mountTestFs(opts: MountOptions): TestMount {
     queues.start();
   } catch (e) {
     queues.stop();
-    try {
-      umount2(opts.mountpoint, 2);
-    } catch {
-      // ignore
-    }
+    detach(opts.mountpoint);
     closeFd();
     testFs.close();
     throw e;
@@ -441,11 +442,7 @@ export function mountTestFs(opts: MountOptions): TestMount {
     async close() {
       if (!closing) {
         closing = true;
-        try {
-          umount2(opts.mountpoint, 2);
-        } catch {
-          // already gone
-        }
+        detach(opts.mountpoint);
         queues.stop();
         closeFd();
         await ended;
