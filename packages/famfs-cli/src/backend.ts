@@ -227,6 +227,15 @@ class MountBackend implements Backend {
   }
 
   /** A system error of I/O through the mount, with the file it concerned (a dead daemon: ENOTCONN). */
+  /** Open a file of the mount for reading; a failure is the CLI's one-line error. */
+  private openForRead(p: string): number {
+    try {
+      return nodefs.openSync(p, 'r');
+    } catch (e) {
+      throw this.ioError(e, 'open', p);
+    }
+  }
+
   private ioError(e: unknown, op: string, p: string): FamfsError {
     return fromSystemError(e, op, p);
   }
@@ -274,12 +283,7 @@ class MountBackend implements Backend {
 
   async readAll(rel: string, fn: (buf: Uint8Array, off: number) => boolean | void): Promise<void> {
     const p = this.display(rel);
-    let fd: number;
-    try {
-      fd = nodefs.openSync(p, 'r');
-    } catch (e) {
-      throw this.ioError(e, 'open', p);
-    }
+    const fd = this.openForRead(p);
     const buf = new Uint8Array(MOUNT_IO);
     try {
       for (let off = 0; ; ) {
@@ -320,12 +324,7 @@ class MountBackend implements Backend {
       return;
     }
     const p = this.display(rel);
-    let fd: number;
-    try {
-      fd = nodefs.openSync(p, 'r');
-    } catch (e) {
-      throw this.ioError(e, 'open', p);
-    }
+    const fd = this.openForRead(p);
     try {
       const size = nodefs.fstatSync(fd).size;
       if (size === 0) return;
