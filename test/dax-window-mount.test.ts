@@ -13,13 +13,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Famfs, RandomStream, mkfs, openDevice } from '@famfs/core';
+import { Famfs, RandomStream } from '@famfs/core';
 import { socketpairSeqpacket } from '@famfs/native';
 import {
   DaxWindow, FamfsFuseFs, Logger, Session, VmmWindow, devFuseTransport, famfsMountOf, primaryDaxdev,
 } from '@famfs/fuse';
 import { unmount, mountFuse } from '../packages/famfs-fuse/src/mounts.js';
-import { GiB, MiB, REPO, needsRoot, requireBuiltCli, runBin, tmpDirs } from './helpers.js';
+import { GiB, MiB, REPO, formattedImage, needsRoot, requireBuiltCli, runBin, tmpDirs } from './helpers.js';
 import { Op, cname, initIn, reply, request, setupmappingIn } from '../packages/famfs-fuse/src/test-kernel.testkit.js';
 import { devFuseReq, isMounted, waitFor, withMountScratch } from './mount-helpers.js';
 import { seeded } from './random.js';
@@ -37,12 +37,7 @@ describe.runIf(needsRoot('a real FUSE mount with a DAX window', [devFuseReq]))('
     image = path.join(dir, 'famfs.img');
     mnt = path.join(dir, 'mnt');
     fs.mkdirSync(mnt);
-    const fd = fs.openSync(image, 'wx', 0o644);
-    fs.ftruncateSync(fd, 4 * GiB);
-    fs.closeSync(fd);
-    const dev = openDevice(image, { writable: true });
-    mkfs(dev, { systemUuid: SYS, devicePath: image });
-    dev.close();
+    formattedImage(image, 4 * GiB, SYS).close();
   });
 
   afterAll(() => {
@@ -88,16 +83,22 @@ describe.runIf(needsRoot('a real FUSE mount with a DAX window', [devFuseReq]))('
   });
 });
 
+/** An emulated 1 GiB device that mkfs.famfs made in `dir`, and an empty mount point beside it. */
+function cliImage(dir: string, env: Record<string, string>): { img: string; mnt: string } {
+  const img = path.join(dir, 'famfs.img');
+  const mnt = path.join(dir, 'mnt');
+  fs.mkdirSync(mnt);
+  expect(runBin('mkfs.famfs', ['--create-size', '1g', img], env).status).toBe(0);
+  return { img, mnt };
+}
+
 describe.runIf(needsRoot('famfs mount -o dax_window', [devFuseReq]))('famfs mount -o dax_window=SIZE', () => {
   const SYS2 = '6f0e0d0c-0b0a-4908-8706-0504030201aa';
 
   it('the daemon holds a window: famfs status shows its size and mapped bytes, a VMM takes it from the window socket', async () => {
     requireBuiltCli();
     await withMountScratch(tmp.make(), SYS2, async ({ dir, env }) => {
-      const img = path.join(dir, 'famfs.img');
-      const mnt = path.join(dir, 'mnt');
-      fs.mkdirSync(mnt);
-      expect(runBin('mkfs.famfs', ['--create-size', '1g', img], env).status).toBe(0);
+      const { img, mnt } = cliImage(dir, env);
       expect(runBin('famfs', ['-D', img, 'creat', '-s', '3m', '-r', '-S', '5', 'f'], env).status).toBe(0);
       const m = runBin('famfs', ['mount', '-o', 'dax_window=64m', img, mnt], env);
       expect(m.status, m.stderr).toBe(0);
@@ -132,10 +133,7 @@ describe.runIf(needsRoot('famfs mount -o dax_window', [devFuseReq]))('famfs moun
   it('a size that is not a positive multiple of 2 MiB is refused in one line, nothing mounted', async () => {
     requireBuiltCli();
     await withMountScratch(tmp.make(), SYS2, async ({ dir, env }) => {
-      const img = path.join(dir, 'famfs.img');
-      const mnt = path.join(dir, 'mnt');
-      fs.mkdirSync(mnt);
-      expect(runBin('mkfs.famfs', ['--create-size', '1g', img], env).status).toBe(0);
+      const { img, mnt } = cliImage(dir, env);
       for (const bad of ['3m', '0', 'lots']) {
         const r = runBin('famfs', ['mount', '-o', `dax_window=${bad}`, img, mnt], env);
         expect(r.status).not.toBe(0);

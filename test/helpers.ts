@@ -5,6 +5,7 @@
  * whether a test that needs root (loop devices, real mounts) may run here.
  */
 import { afterAll } from 'vitest';
+import { type Device, mkfs, openDevice } from '@famfs/core';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -51,6 +52,19 @@ export function sparseImage(file: string, size: number): string {
     fs.closeSync(fd);
   }
   return file;
+}
+
+/** A sparse image of `size` bytes at `file`, formatted by core's mkfs as host `systemUuid`: the device, open read-write. */
+export function formattedImage(file: string, size: number, systemUuid: string): Device {
+  sparseImage(file, size);
+  const dev = openDevice(file, { writable: true });
+  try {
+    mkfs(dev, { systemUuid, devicePath: file });
+  } catch (e) {
+    dev.close();
+    throw e;
+  }
+  return dev;
 }
 
 /**

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Device, MemoryDevice, openDevice } from './device.js';
+import { type Device, MemoryDevice } from './device.js';
 import { FamfsError } from './errors.js';
 import { Famfs } from './famfs.js';
 import { SUPERBLOCK_SIZE, SbFlag } from './format/constants.js';
@@ -26,6 +26,7 @@ import { daxdevMapFile, readDaxdevMap, resolveDaxdev, stateDir } from './daxdevs
 import { extentsOf } from './log/replay.js';
 import { thrown } from '../../../test/thrown.js';
 import { seeded } from '../../../test/random.js';
+import { formattedImage, sparseImage } from '../../../test/helpers.js';
 
 const MiB = 1024 * 1024;
 const MASTER = '11111111-2222-4333-8444-555555555555';
@@ -51,19 +52,13 @@ afterEach(() => {
 });
 
 function image(name: string, size: number): string {
-  const p = path.join(dir, name);
-  const fd = fs.openSync(p, 'wx', 0o644);
-  fs.ftruncateSync(fd, size);
-  fs.closeSync(fd);
-  return p;
+  return sparseImage(path.join(dir, name), size);
 }
 
 /** mkfs a primary of `primarySize` bytes, add secondaries of the given sizes; the master's view. */
 function multi(primarySize: number, secondarySizes: number[], systemUuid = MASTER): { f: Famfs; paths: string[] } {
-  const primary = image('primary.img', primarySize);
-  const dev = openDevice(primary, { writable: true });
-  mkfs(dev, { systemUuid, devicePath: primary });
-  dev.close();
+  const primary = path.join(dir, 'primary.img');
+  formattedImage(primary, primarySize, systemUuid).close();
   const f = Famfs.open(primary, { writable: true, systemUuid });
   open.push(f);
   const paths = [primary];
@@ -160,10 +155,8 @@ describe('devadd', () => {
     fs.symlinkSync(paths[1]!, link);
     expect(famfsError(() => f.addDaxdev(link)).code).toBe('EEXIST');
     // another file system's primary
-    const other = image('other.img', 64 * MiB);
-    const od = openDevice(other, { writable: true });
-    mkfs(od, { systemUuid: MASTER, devicePath: other });
-    od.close();
+    const other = path.join(dir, 'other.img');
+    formattedImage(other, 64 * MiB, MASTER).close();
     const before = readHead(other);
     expect(famfsError(() => f.addDaxdev(other)).message).toBe(`devadd: ${other} holds a primary famfs superblock; use -f to overwrite`);
     expect(Buffer.from(readHead(other)).equals(Buffer.from(before))).toBe(true);

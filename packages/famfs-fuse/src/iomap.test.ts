@@ -11,13 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Famfs, type FileNode, type FmapRecord, mkfs, openDevice } from '@famfs/core';
+import { Famfs, type FileNode, type FmapRecord } from '@famfs/core';
 import { FamfsFuseFs } from './filesystem.js';
 import {
   E, GiB, type HandIomap, KiB, MiB, Op, type Served, attrOut, cname, entryOut, errorReply, getattrIn, initIn, iomapBeginIn,
   iomapBeginOut, iomapEndIn, outHeaderOf, reply, request, serve,
 } from './test-kernel.testkit.js';
 import { seeded } from '../../../test/random.js';
+import { formattedImage } from '../../../test/helpers.js';
 
 const MASTER = '1f0e0d0c-0b0a-4908-8706-050403020100';
 const CLIENT = '2f0e0d0c-0b0a-4908-8706-050403020100';
@@ -67,11 +68,7 @@ let client: Famfs;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-iomap-'));
   image = path.join(tmp, 'famfs.img');
-  const fd = fs.openSync(image, 'wx', 0o644);
-  fs.ftruncateSync(fd, 8 * GiB);
-  fs.closeSync(fd);
-  const dev = openDevice(image, { writable: true });
-  mkfs(dev, { systemUuid: MASTER, devicePath: image });
+  const dev = formattedImage(image, 8 * GiB, MASTER);
   const next = seeded('iomap image').next;
   master = Famfs.fromDevice(dev, { systemUuid: MASTER, random: (bound) => next() % bound });
   master.createFile('simple.bin', SIMPLE_SIZE, { mode: 0o644 });

@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Famfs, mkfs, openDevice } from '@famfs/core';
+import { Famfs } from '@famfs/core';
+import { formattedImage } from '../../../test/helpers.js';
 import { socketpairSeqpacket } from '@famfs/native';
 import { FamfsFuseFs } from './filesystem.js';
 import { Logger } from './log.js';
@@ -36,11 +37,7 @@ const data = new Uint8Array(6 * MiB).map((_, i) => (i * 31 + (i >> 12)) & 0xff);
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-nq-'));
   image = path.join(tmp, 'famfs.img');
-  const fd = fs.openSync(image, 'wx', 0o644);
-  fs.ftruncateSync(fd, DEV_SIZE);
-  fs.closeSync(fd);
-  const dev = openDevice(image, { writable: true });
-  mkfs(dev, { systemUuid: SYS, devicePath: image });
+  const dev = formattedImage(image, DEV_SIZE, SYS);
   famfs = Famfs.fromDevice(dev, { systemUuid: SYS });
   // interleaved: file bytes hop between strips every 2 MiB
   const f = famfs.createFile('striped.bin', 6 * MiB, { mode: 0o644, interleave: { nstrips: 2, nbuckets: 4, chunkSize: CHUNK } }).file;

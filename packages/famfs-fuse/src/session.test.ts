@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Famfs, type FileNode, mkfs, openDevice } from '@famfs/core';
+import { Famfs, type FileNode } from '@famfs/core';
 import {
   DAXDEV_PATH, E, GiB, KiB, MiB, Op, type HandAttr, type Served, accessIn, attrOut, batchForgetIn, cname, concat,
   createIn, daxdevOut, dirent, direntplus, entryOut, errorReply, flushIn, fmapHeader, forgetIn, fsyncIn, getDaxdevIn,
@@ -19,6 +19,7 @@ import {
 } from './test-kernel.testkit.js';
 import { famfsDaxdevs } from './session.js';
 import { rng } from '../../../test/random.js';
+import { formattedImage, sparseImage } from '../../../test/helpers.js';
 
 const SYS = '0f0e0d0c-0b0a-4908-8706-050403020100';
 const DEV_SIZE = 8 * GiB;
@@ -107,11 +108,7 @@ function logBytes(): Uint8Array {
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'famfs-session-'));
   image = path.join(tmp, 'famfs.img');
-  const fd = fs.openSync(image, 'wx', 0o644);
-  fs.ftruncateSync(fd, DEV_SIZE);
-  fs.closeSync(fd);
-  const dev = openDevice(image, { writable: true });
-  mkfs(dev, { systemUuid: SYS, devicePath: image });
+  const dev = formattedImage(image, DEV_SIZE, SYS);
   const next = rng(0x5eed).next;
   famfs = Famfs.fromDevice(dev, { systemUuid: SYS, random: (bound) => next() % bound });
   famfs.mkdir('dir', { mode: 0o755, uid: UID, gid: GID });
@@ -948,14 +945,8 @@ describe('a file system on two devices, then three', () => {
     savedState = process.env.FAMFS_STATE_DIR;
     process.env.FAMFS_STATE_DIR = path.join(dir, 'state');
     paths = ['p.img', 's1.img', 's2.img'].map((n) => path.join(dir, n));
-    for (const p of paths) {
-      const fd = fs.openSync(p, 'wx', 0o644);
-      fs.ftruncateSync(fd, 256 * MiB);
-      fs.closeSync(fd);
-    }
-    const dev = openDevice(paths[0]!, { writable: true });
-    mkfs(dev, { systemUuid: SYS2, devicePath: paths[0]! });
-    dev.close();
+    formattedImage(paths[0]!, 256 * MiB, SYS2).close();
+    for (const p of paths.slice(1)) sparseImage(p, 256 * MiB);
     fs2 = Famfs.open(paths[0]!, { writable: true, systemUuid: SYS2 });
     fs2.addDaxdev(paths[1]!);
     fs2.createFile('on1', 4 * MiB, { device: 1 });

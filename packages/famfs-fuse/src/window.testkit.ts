@@ -13,8 +13,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Famfs, mkfs, openDevice } from '@famfs/core';
+import { Famfs } from '@famfs/core';
 import { rng } from '../../../test/random.js';
+import { formattedImage } from '../../../test/helpers.js';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -58,11 +59,7 @@ export interface FileSpec {
 export function makeWindowImage(label: string, systemUuid: string, specs: readonly FileSpec[]): WindowImage {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `famfs-${label}-`));
   const image = path.join(dir, 'famfs.img');
-  const fd = fs.openSync(image, 'wx', 0o644);
-  fs.ftruncateSync(fd, 8 * GiB);
-  fs.closeSync(fd);
-  const dev = openDevice(image, { writable: true });
-  mkfs(dev, { systemUuid, devicePath: image });
+  const dev = formattedImage(image, 8 * GiB, systemUuid);
   const next = rng(0x77).next;
   const famfs = Famfs.fromDevice(dev, { systemUuid, random: (bound) => next() % bound });
   const files: PatternFile[] = [];
