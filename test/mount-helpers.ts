@@ -159,10 +159,14 @@ export interface Running {
   readonly done: Promise<RunResult & { ms: number }>;
 }
 
-/** Start bin/famfs without waiting for it; the environment as runBin's (`env` plus PATH and HOME). */
-export function spawnFamfs(args: string[], env: Record<string, string>, opts: { cwd?: string; timeoutMs?: number } = {}): Running {
+/**
+ * Start `file args` with `env` plus PATH and HOME (as runBin), collecting its
+ * output; killed with SIGKILL after `timeoutMs` (a hang is a failure, not a
+ * stuck suite).
+ */
+function spawnCollected(file: string, args: string[], env: Record<string, string>, opts: { cwd?: string; timeoutMs: number }): Running {
   const t0 = Date.now();
-  const child = spawn(path.join(REPO, 'bin/famfs'), args, {
+  const child = spawn(file, args, {
     cwd: opts.cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -171,7 +175,7 @@ export function spawnFamfs(args: string[], env: Record<string, string>, opts: { 
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => void (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => void (err += c));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
   const done = new Promise<RunResult & { ms: number }>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (status, signal) => {
@@ -182,24 +186,14 @@ export function spawnFamfs(args: string[], env: Record<string, string>, opts: { 
   return { child, stdout: () => out, done };
 }
 
+/** Start bin/famfs without waiting for it; the environment as runBin's (`env` plus PATH and HOME). */
+export function spawnFamfs(args: string[], env: Record<string, string>, opts: { cwd?: string; timeoutMs?: number } = {}): Running {
+  return spawnCollected(path.join(REPO, 'bin/famfs'), args, env, { cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 30_000 });
+}
+
 /** sh() without blocking: for several scripts running at once. */
 export function shAsync(cmd: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', cmd], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => void (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => void (err += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout: out, stderr: err });
-    });
-  });
+  return spawnCollected('sh', ['-c', cmd], env, { timeoutMs }).done;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
