@@ -15,31 +15,23 @@
  * - the device goes back to device_dax when the daemon ends;
  * - what a 64 MiB read costs through DAX against READ/WRITE in the same guest.
  */
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { needs, onPathReq } from '../helpers.js';
-import { VmHarness, daxDriver, devdaxNamespace, vmRequirements, kv } from './harness.js';
+import { daxDriver, devdaxNamespace, vmRequirements, kv, vmSuite } from './harness.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const MMAP_FILE = path.join(HERE, 'mmap-file.py');
 const MASTER = '11112222-3333-4444-8555-666677778888';
 
-
 describe.runIf(needs('famfs-mode VM tests (a famfs kernel under qemu)', [...vmRequirements(), onPathReq('python3')]))('famfs mode on a famfs kernel', () => {
-  let vm: VmHarness;
-  let python = 'python3';
-  beforeAll(() => {
-    vm = new VmHarness();
-    python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
-  });
-  afterAll(() => vm?.close());
+  const suite = vmSuite();
 
   it('maps files through GET_FMAP: same bytes, no READ to the daemon, DAX mmaps, writes on the device, the device restored', async () => {
     const script = `
 set -e
 trap 'rc=$?; [ $rc -eq 0 ] || { echo "--- daemon log:"; tail -40 /run/famfs/*.log; } >&2' EXIT
-F="./bin/famfs"; M=/mnt/famfs; P="${python} ${MMAP_FILE}"
+F="./bin/famfs"; M=/mnt/famfs; P="${suite.python} ${MMAP_FILE}"
 # progress on the console (the kernel log), for a guest that hangs
 step() { echo "famfs-mode step: $*" > /dev/kmsg; }
 ${devdaxNamespace()}
@@ -90,7 +82,7 @@ echo "rw_data_path=$($F status --json $M | grep -o '"dataPath": *"[a-z-]*"' | gr
 s=$(date +%s%N); cat $M/big.bin >/dev/null; e=$(date +%s%N); echo "rw_read_ns=$((e - s))"
 $F umount $M
 `;
-    const r = await vm.runGuest({ name: 'famfs-mode', script, env: { FAMFS_SYSTEM_UUID: MASTER, FAMFS_RUN_DIR: '/run/famfs' }, timeoutMs: 150_000 });
+    const r = await suite.vm.runGuest({ name: 'famfs-mode', script, env: { FAMFS_SYSTEM_UUID: MASTER, FAMFS_RUN_DIR: '/run/famfs' }, timeoutMs: 150_000 });
     const out = kv(r.stdout);
     const fail = `exit ${r.exitCode}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nconsole:\n${r.console.slice(-3000)}`;
     expect(r.exitCode, fail).toBe(0);
@@ -124,11 +116,7 @@ $F umount $M
 });
 
 describe.runIf(needs('interleaved famfs files in a VM (a famfs kernel under qemu)', [...vmRequirements(), onPathReq('python3')]))('interleaved files through the kernel\'s own interleave arithmetic', () => {
-  let vm: VmHarness;
-  beforeAll(() => {
-    vm = new VmHarness();
-  });
-  afterAll(() => vm?.close());
+  const suite = vmSuite();
 
   it('strip counts 2, 3, 4 and chunks of 2, 4, 8 MiB read back with their offline sha256 through the DAX-mapped mount', async () => {
     // 4.5 GiB of pmem: buckets of at least 1 GiB for up to 4 strips
@@ -149,7 +137,7 @@ $F verify -S ${i + 21} -f $M/${n} >/dev/null && echo "${n}_verify=ok"`).join('\n
 echo "status=$($F status --json $M | tr -d '\\n')"
 $F umount $M
 `;
-    const r = await vm.runGuest({
+    const r = await suite.vm.runGuest({
       name: 'interleave', script, env: { FAMFS_SYSTEM_UUID: MASTER, FAMFS_RUN_DIR: '/run/famfs' },
       pmem: [{ offset: 4 * 1024 * 1024 * 1024, size: 4608 * 1024 * 1024 }], timeoutMs: 240_000,
     });

@@ -7,11 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MiB, needs, onPathReq, seeded } from '../helpers.js';
-import {
-  GUEST_SCRATCH, GuestError, VmHarness, daxDriver, devdaxNamespace, toDevdaxMode, toFamfsMode, vmRequirements, waitForFile,
-} from './harness.js';
+import { GUEST_SCRATCH, GuestError, daxDriver, devdaxNamespace, toDevdaxMode, toFamfsMode, vmRequirements, waitForFile, vmSuite } from './harness.js';
 
 const DAX_BYTES = path.join(path.dirname(new URL(import.meta.url).pathname), 'dax-bytes.py');
 
@@ -26,22 +24,10 @@ function pidGone(pid: number): boolean {
 }
 
 describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python3')]))('the VM harness', () => {
-  // made in beforeAll: a skipped describe's body still runs while collecting
-  let vm: VmHarness;
-  /**
-   * The interpreter python3 on PATH really runs: a version manager's shim
-   * (pyenv) is a bash script that costs ~6 s per start in a TCG guest, the
-   * interpreter itself ~0.6 s.
-   */
-  let python = 'python3';
-  beforeAll(() => {
-    vm = new VmHarness();
-    python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
-  });
-  afterAll(() => vm?.close());
+  const suite = vmSuite();
 
   it('runs a script in the guest: its output, its environment, its exit status (non-zero too)', async () => {
-    const ok = await vm.runGuest({
+    const ok = await suite.vm.runGuest({
       name: 'exit0',
       script: 'echo "hello $GREETING"; echo "to stderr" >&2; pwd; echo "$SCRATCH"; exit 0\n',
       env: { GREETING: "it's me" },
@@ -55,13 +41,13 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
     expect(ok.console).toMatch(/Linux version/);
     expect(ok.bootMs).toBeGreaterThan(0);
 
-    const bad = await vm.runGuest({ name: 'exit7', script: 'echo partial; exit 7\n', pmem: [], timeoutMs: 60_000 });
+    const bad = await suite.vm.runGuest({ name: 'exit7', script: 'echo partial; exit 7\n', pmem: [], timeoutMs: 60_000 });
     expect(bad.exitCode).toBe(7);
     expect(bad.stdout).toBe('partial\n');
   }, 150_000);
 
   it("runs the host's node; makes /dev/dax0.0; switches it to famfs mode and back", async () => {
-    const r = await vm.runGuest({
+    const r = await suite.vm.runGuest({
       name: 'devdax',
       script: [
         'set -e',
@@ -88,14 +74,14 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
   }, 120_000);
 
   it('two guests on one shared-memory file see the same bytes, both ways, while both run', async () => {
-    const shared = vm.sharedMemoryFile(512 * MiB);
+    const shared = suite.vm.sharedMemoryFile(512 * MiB);
     const dataOff = 4 * MiB;
     const dataLen = 1 * MiB;
     const ackOff = 8 * MiB;
     const rnd = seeded('vm: two guests on one shared-memory file');
     const fillSeed = rnd.next();
     const ack = rnd.bytes(32).toString('hex');
-    const a = vm.startGuest({
+    const a = suite.vm.startGuest({
       name: 'shared-a',
       sharedMemory: shared,
       pmem: [{ offset: 1024 * MiB, size: 512 * MiB }],
@@ -103,10 +89,10 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
         'set -e',
         devdaxNamespace({ mapMem: true }),
         'ndctl list -n namespace0.0 | grep -o \'"uuid":"[^"]*"\' > $SCRATCH/uuid',
-        `${python} ${DAX_BYTES} fill /dev/dax0.0 ${dataOff} ${dataLen} ${fillSeed} > $SCRATCH/sum.tmp`,
+        `${suite.python} ${DAX_BYTES} fill /dev/dax0.0 ${dataOff} ${dataLen} ${fillSeed} > $SCRATCH/sum.tmp`,
         'mv $SCRATCH/sum.tmp $SCRATCH/sum',
         // B writes this once it has read the data: A sees B's write while it runs
-        `${python} ${DAX_BYTES} wait /dev/dax0.0 ${ackOff} ${ack} 90`,
+        `${suite.python} ${DAX_BYTES} wait /dev/dax0.0 ${ackOff} ${ack} 90`,
         'echo acked',
         '',
       ].join('\n'),
@@ -119,7 +105,7 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
     // what A wrote is the seeded pattern, not, say, zeros that B would read back as well
     const expected = spawnSync('python3', ['-c', `import hashlib, random; print(hashlib.sha256(random.Random(${fillSeed}).randbytes(${dataLen})).hexdigest())`], { encoding: 'utf8' });
     expect(sumA).toBe(expected.stdout);
-    const b = await vm.runGuest({
+    const b = await suite.vm.runGuest({
       name: 'shared-b',
       sharedMemory: shared,
       pmem: [{ offset: 1024 * MiB, size: 512 * MiB }],
@@ -127,8 +113,8 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
         'set -e',
         '[ -c /dev/dax0.0 ]',
         'ndctl list -n namespace0.0 | grep -o \'"uuid":"[^"]*"\'',
-        `${python} ${DAX_BYTES} sum /dev/dax0.0 ${dataOff} ${dataLen}`,
-        `${python} ${DAX_BYTES} put /dev/dax0.0 ${ackOff} ${ack}`,
+        `${suite.python} ${DAX_BYTES} sum /dev/dax0.0 ${dataOff} ${dataLen}`,
+        `${suite.python} ${DAX_BYTES} put /dev/dax0.0 ${ackOff} ${ack}`,
         '',
       ].join('\n'),
       timeoutMs: 90_000,
@@ -143,7 +129,7 @@ describe.runIf(needs('VM harness tests', [...vmRequirements(), onPathReq('python
   }, 240_000);
 
   it('a guest that overruns its timeout is killed and reported with its console', async () => {
-    const g = vm.startGuest({ name: 'hang', script: 'echo started; sleep 600\n', pmem: [], timeoutMs: 10_000 });
+    const g = suite.vm.startGuest({ name: 'hang', script: 'echo started; sleep 600\n', pmem: [], timeoutMs: 10_000 });
     const err = await g.done.then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(GuestError);
     expect((err as GuestError).message).toMatch(/timed out after 10000 ms/);

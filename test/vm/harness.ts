@@ -38,6 +38,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll } from 'vitest';
 import type { Requirement } from '../helpers.js';
 
 const MiB = 1024 * 1024;
@@ -600,4 +601,34 @@ export function kv(stdout: string): Map<string, string> {
     if (i > 0) m.set(l.slice(0, i), l.slice(i + 1));
   }
   return m;
+}
+
+/**
+ * The harness of one describe block: made in beforeAll (the body of a skipped
+ * describe still runs while tests are collected), closed in afterAll; and the
+ * python3 interpreter itself for guest scripts (a version manager's shim,
+ * pyenv's, costs ~6 s per start in a TCG guest, the interpreter ~0.6 s).
+ */
+export function vmSuite(): { readonly vm: VmHarness; readonly python: string } {
+  let vm: VmHarness | undefined;
+  let python = 'python3';
+  beforeAll(() => {
+    vm = new VmHarness();
+    python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
+  });
+  afterAll(() => vm?.close());
+  return {
+    get vm(): VmHarness {
+      if (vm === undefined) throw new Error('vmSuite: the harness is made in beforeAll');
+      return vm;
+    },
+    get python(): string {
+      return python;
+    },
+  };
+}
+
+/** Shell: wait (polling) for $SCRATCH/NAME, which the host makes; fail (exit 9) after `s` seconds. */
+export function waitHost(name: string, s = 150): string {
+  return `i=0; while [ ! -e $SCRATCH/${name} ]; do i=$((i+1)); [ $i -gt ${s * 5} ] && { echo "no ${name} from the host" >&2; exit 9; }; sleep 0.2; done`;
 }

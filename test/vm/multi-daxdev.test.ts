@@ -28,28 +28,21 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { needs } from '../helpers.js';
-import { type Guest, GuestError, VmHarness, daxDriver, devdaxNamespace, vmRequirements, waitForFile, kv } from './harness.js';
+import { type Guest, GuestError, daxDriver, devdaxNamespace, vmRequirements, waitForFile, kv, vmSuite, waitHost } from './harness.js';
 
 const MASTER = '21212121-3333-4444-8555-666677778888';
 const CLIENT_RW = '31313131-3333-4444-8555-666677778888';
 const CLIENT_DAX = '41414141-3333-4444-8555-666677778888';
 
-/** Shell: wait (polling) for $SCRATCH/NAME, which the host makes; fail after `s` seconds. */
-const waitHost = (name: string, s = 200): string => `i=0; while [ ! -e $SCRATCH/${name} ]; do i=$((i+1)); [ $i -gt ${s * 5} ] && { echo "no ${name} from the host" >&2; exit 9; }; sleep 0.2; done`;
 /** Shell: wait for the dax devices a peer's namespaces make visible. */
 const waitDax = `for d in /dev/dax0.0 /dev/dax1.0; do i=0; while [ ! -e $d ]; do i=$((i+1)); [ $i -gt 100 ] && { echo "no $d" >&2; exit 8; }; sleep 0.2; done; done`;
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
-
 describe.runIf(needs('multi-device famfs in a VM (a famfs kernel under qemu)', vmRequirements()))('a file system on two dax devices, on the famfs kernel', () => {
-  let vm: VmHarness;
-  beforeAll(() => {
-    vm = new VmHarness();
-  });
-  afterAll(() => vm?.close());
+  const suite = vmSuite();
 
   it('mounts READ/WRITE (the kernel maps daxdev 0 only), famfs_mode=on is refused in one line, the bytes are the offline bytes', async () => {
     const script = `
@@ -93,7 +86,7 @@ echo "x_dmesg=$(dmesg | grep -c 'alignment errors found')"
 echo "x_status=$($F status --json $M | tr -d '\n')"
 $F umount $M
 `;
-    const r = await vm.runGuest({
+    const r = await suite.vm.runGuest({
       name: 'multi-daxdev', script,
       env: { FAMFS_SYSTEM_UUID: MASTER, FAMFS_RUN_DIR: '/run/famfs', FAMFS_STATE_DIR: '/run/famfs-state' },
       pmem: [{ offset: 1 * GiB, size: 512 * MiB }, { offset: 2 * GiB, size: 512 * MiB }],
@@ -131,7 +124,7 @@ $F umount $M
   }, 240_000);
 
   it('three hosts, two shared memories: the master adds a device; a READ/WRITE client serves its files without a remount; a famfs-mode client refuses them with EOPNOTSUPP', async () => {
-    const shared = [vm.sharedMemoryFile(256 * MiB), vm.sharedMemoryFile(256 * MiB)];
+    const shared = [suite.vm.sharedMemoryFile(256 * MiB), suite.vm.sharedMemoryFile(256 * MiB)];
     const pmem = [{ offset: 1 * GiB, size: 256 * MiB }, { offset: 1536 * MiB, size: 256 * MiB }];
     const common = `set -e
 trap 'rc=$?; [ $rc -eq 0 ] || { echo "--- daemon log:"; tail -30 /run/famfs/*.log; } >&2' EXIT
@@ -146,14 +139,14 @@ $F -D /dev/dax0.0 creat -s 8m -r -S 71 a.bin
 $F mount -o famfs_mode=off /dev/dax0.0 $M
 echo "a_sha=$(sha256sum <$M/a.bin | cut -c1-64)"
 step A mounted; touch $SCRATCH/a-mounted
-${waitHost('clients-mounted')}
+${waitHost('clients-mounted', 200)}
 step A adds dax1.0
 $F devadd $M /dev/dax1.0 >/dev/null
 $F creat --daxdev 1 -s 6m -r -S 72 $M/on1.bin
 $F creat -N 2 -s 8m -r -S 73 $M/both.bin
 echo "a_both_devs=$($F getmap $M/both.bin | sed -n 's/^.*\\tdaxdev \\([0-9]\\)$/\\1/p' | sort | tr -d '\\n')"
 step A added; touch $SCRATCH/a-added
-${waitHost('clients-done')}
+${waitHost('clients-done', 200)}
 $F umount $M
 $F fsck /dev/dax0.0 >/dev/null && echo a_fsck=clean
 `;
@@ -162,7 +155,7 @@ ${waitDax}
 $F mount -o famfs_mode=off /dev/dax0.0 $M
 echo "b_path=$($F status --json $M | grep -o '"dataPath": *"[a-z-]*"' | grep -o '[a-z-]*"$' | tr -d '"')"
 step B mounted; touch $SCRATCH/b-mounted
-${waitHost('a-added')}
+${waitHost('a-added', 200)}
 i=0; while [ ! -e $M/both.bin ]; do i=$((i+1)); [ $i -gt 100 ] && { echo "no both.bin" >&2; exit 7; }; sleep 0.2; done
 $F verify -S 72 -f $M/on1.bin >/dev/null && echo b_on1=ok
 $F verify -S 73 -f $M/both.bin >/dev/null && echo b_both=ok
@@ -174,7 +167,7 @@ ${waitDax}
 $F mount /dev/dax0.0 $M
 echo "c_path=$($F status --json $M | grep -o '"dataPath": *"[a-z-]*"' | grep -o '[a-z-]*"$' | tr -d '"')"
 step C mounted; touch $SCRATCH/c-mounted
-${waitHost('a-added')}
+${waitHost('a-added', 200)}
 i=0; while [ ! -e $M/both.bin ]; do i=$((i+1)); [ $i -gt 100 ] && { echo "no both.bin" >&2; exit 7; }; sleep 0.2; done
 echo "c_sha=$(sha256sum <$M/a.bin | cut -c1-64)"
 if cat $M/on1.bin >/dev/null 2>/tmp/c_err; then echo c_on1=read; else echo "c_on1_err=$(cat /tmp/c_err)"; fi
@@ -183,7 +176,7 @@ echo "c_status=$($F status --json $M | tr -d '\\n')"
 $F umount $M
 `;
     const env = { FAMFS_RUN_DIR: '/run/famfs', FAMFS_STATE_DIR: '/run/famfs-state' };
-    const guest = (name: string, script: string, uuid: string): Guest => vm.startGuest({ name, script, env: { ...env, FAMFS_SYSTEM_UUID: uuid }, pmem, sharedMemory: shared, timeoutMs: 360_000 });
+    const guest = (name: string, script: string, uuid: string): Guest => suite.vm.startGuest({ name, script, env: { ...env, FAMFS_SYSTEM_UUID: uuid }, pmem, sharedMemory: shared, timeoutMs: 360_000 });
     const a = guest('master', scriptA, MASTER);
     let b: Guest | undefined;
     let c: Guest | undefined;

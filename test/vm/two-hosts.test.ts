@@ -13,35 +13,24 @@
  * directories (each guest sees only its own).
  */
 import * as fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MiB, needs, onPathReq } from '../helpers.js';
-import { type Guest, GuestError, VmHarness, devdaxNamespace, vmRequirements, waitForFile, kv } from './harness.js';
+import { type Guest, GuestError, devdaxNamespace, vmRequirements, waitForFile, kv, vmSuite, waitHost } from './harness.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const MMAP_FILE = path.join(HERE, 'mmap-file.py');
 const MASTER = 'aaaa0001-0000-4000-8000-00000000000a';
 const CLIENT = 'bbbb0002-0000-4000-8000-00000000000b';
 
-
-/** Shell: wait (polling) for $SCRATCH/NAME, which the host makes; fail after `s` seconds. */
-const waitHost = (name: string, s = 150): string => `i=0; while [ ! -e $SCRATCH/${name} ]; do i=$((i+1)); [ $i -gt ${s * 5} ] && { echo "no ${name} from the host" >&2; exit 9; }; sleep 0.2; done`;
-
 describe.runIf(needs('two guests on one shared memory (a famfs kernel under qemu)', [...vmRequirements(), onPathReq('python3')]))('two hosts, one memory', () => {
-  let vm: VmHarness;
-  let python = 'python3';
-  beforeAll(() => {
-    vm = new VmHarness();
-    python = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
-  });
-  afterAll(() => vm?.close());
+  const suite = vmSuite();
 
   it('a master and a client share files through famfs mode: same bytes, new files seen at the next access, mmap stores seen through mmap', async () => {
-    const shared = vm.sharedMemoryFile(512 * MiB);
+    const shared = suite.vm.sharedMemoryFile(512 * MiB);
     const common = `set -e
 trap 'rc=$?; [ $rc -eq 0 ] || { echo "--- daemon log:"; tail -30 /run/famfs/*.log; } >&2' EXIT
-F="./bin/famfs"; M=/mnt/famfs; P="${python} ${MMAP_FILE}"
+F="./bin/famfs"; M=/mnt/famfs; P="${suite.python} ${MMAP_FILE}"
 step() { echo "two-hosts step: $*" > /dev/kmsg; }
 mkdir -p $M`;
     const scriptA = `${common}
@@ -86,11 +75,11 @@ $F umount $M
 `;
     const env = { FAMFS_RUN_DIR: '/run/famfs' };
     const pmem = [{ offset: 1024 * MiB, size: 512 * MiB }];
-    const a: Guest = vm.startGuest({ name: 'master', script: scriptA, env: { ...env, FAMFS_SYSTEM_UUID: MASTER }, pmem, sharedMemory: shared, timeoutMs: 300_000 });
+    const a: Guest = suite.vm.startGuest({ name: 'master', script: scriptA, env: { ...env, FAMFS_SYSTEM_UUID: MASTER }, pmem, sharedMemory: shared, timeoutMs: 300_000 });
     let b: Guest | undefined;
     try {
       if (!(await waitForFile(path.join(a.scratchDir, 'a-mounted'), 200_000))) throw new Error('guest A never mounted');
-      b = vm.startGuest({ name: 'client', script: scriptB, env: { ...env, FAMFS_SYSTEM_UUID: CLIENT }, pmem, sharedMemory: shared, timeoutMs: 240_000 });
+      b = suite.vm.startGuest({ name: 'client', script: scriptB, env: { ...env, FAMFS_SYSTEM_UUID: CLIENT }, pmem, sharedMemory: shared, timeoutMs: 240_000 });
       if (!(await waitForFile(path.join(b.scratchDir, 'b-mounted'), 200_000))) throw new Error('guest B never mounted');
       fs.writeFileSync(path.join(a.scratchDir, 'b-mounted'), '');
       if (!(await waitForFile(path.join(a.scratchDir, 'a-created'), 120_000))) throw new Error('guest A never created its files');
